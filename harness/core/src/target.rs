@@ -1,0 +1,220 @@
+//! The schema of target files (`targets/brokers/*.yaml`): a system under test as data.
+//!
+//! A target says how to launch it (a local process with generated configuration on
+//! ephemeral loopback ports, a container image, or an address that already serves),
+//! how to know it is ready, what it serves, what it can do, and where it knowingly
+//! departs from the specification.
+//!
+//! Strings in `args`, `env` and `files` may hold placeholders, filled in at launch:
+//! `{dir}` the instance folder, `{host}` the loopback address, `{name}` a unique
+//! instance name, `{port.NAME}` an ephemeral port allocated for `NAME`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::capability::CapabilitySet;
+use crate::datafile::{read_yaml, DataFileError};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetFile {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// What the target serves: protocol name → the port (by name) and versions.
+    pub serves: BTreeMap<String, Service>,
+    #[serde(default)]
+    pub capabilities: CapabilitySet,
+    pub launch: Launch,
+    #[serde(default)]
+    pub timing: Timing,
+    /// Known departures from the specifications: tests expected to fail, with why.
+    #[serde(default)]
+    pub deviations: Vec<Deviation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// The port name (a key of `launch.process.ports`, or of an external target's URL).
+    pub port: String,
+    /// Protocol versions served, e.g. `["3.1.1", "5.0"]`.
+    #[serde(default)]
+    pub versions: Vec<String>,
+}
+
+/// How to bring the target up. More than one backend may be given; hilt picks the
+/// process backend when its program exists, else the container backend where a
+/// Docker engine runs, and says why when neither can be used.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Launch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessLaunch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerLaunch>,
+    /// Already running somewhere: URLs per port name (`mqtt: mqtt://127.0.0.1:1883`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessLaunch {
+    pub program: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Files written into the instance folder before launch: relative path → contents.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    /// Names of ephemeral loopback ports to allocate.
+    #[serde(default)]
+    pub ports: Vec<String>,
+    /// Port names that must accept TCP connections before the target counts as ready.
+    #[serde(default)]
+    pub ready_ports: Vec<String>,
+    /// How long start-up may take before it is an error.
+    #[serde(default = "default_ready_timeout_s")]
+    pub ready_timeout_s: u64,
+    /// Processes started before the main one and stopped after it (e.g. a private epmd).
+    #[serde(default)]
+    pub helpers: Vec<HelperProcess>,
+    /// A user the instance folder must be writable by (programs that drop privileges).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder_owner: Option<String>,
+    /// A command that prints the version; the first line matching `version_regex` wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<VersionProbe>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HelperProcess {
+    pub program: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// A port name that must accept connections before the main process starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_port: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionProbe {
+    pub program: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// A regex whose first capture group is the version.
+    pub regex: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerLaunch {
+    pub image: String,
+    /// Port name → the port inside the container.
+    pub ports: BTreeMap<String, u16>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Files copied into the container: path inside → contents (placeholders allowed).
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    /// A line of the container's log that means it is ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_log: Option<String>,
+}
+
+/// Timing facts of a target that tests derive their deadlines from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timing {
+    /// The longest a healthy target takes to answer a request on loopback. Tests wait
+    /// this long for a reply that the protocol requires but puts no deadline on.
+    #[serde(default = "default_response_ms")]
+    pub response_ms: u64,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            response_ms: default_response_ms(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deviation {
+    /// Test ids (globs allowed) this deviation makes expected failures.
+    pub tests: Vec<String>,
+    /// Why: what the target does instead, and where that is documented.
+    pub reason: String,
+}
+
+fn default_ready_timeout_s() -> u64 {
+    30
+}
+
+fn default_response_ms() -> u64 {
+    2000
+}
+
+impl TargetFile {
+    pub fn load(path: &Path) -> Result<Self, DataFileError> {
+        let t: TargetFile = read_yaml(path)?;
+        t.check().map_err(|message| DataFileError {
+            path: path.to_owned(),
+            line: None,
+            message,
+        })?;
+        Ok(t)
+    }
+
+    /// Consistency the schema alone cannot express.
+    pub fn check(&self) -> Result<(), String> {
+        if self.launch.process.is_none()
+            && self.launch.container.is_none()
+            && self.launch.external.is_none()
+        {
+            return Err("launch: give at least one of process, container, external".into());
+        }
+        if let Some(p) = &self.launch.process {
+            for (proto, svc) in &self.serves {
+                if !p.ports.contains(&svc.port) {
+                    return Err(format!(
+                        "serves.{proto}.port `{}` is not among launch.process.ports {:?}",
+                        svc.port, p.ports
+                    ));
+                }
+            }
+            for r in &p.ready_ports {
+                if !p.ports.contains(r) {
+                    return Err(format!("launch.process.ready_ports: unknown port `{r}`"));
+                }
+            }
+        }
+        for d in &self.deviations {
+            for g in &d.tests {
+                globset::Glob::new(g).map_err(|e| format!("deviations: bad glob `{g}`: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The deviation that covers `test`, if any.
+    pub fn deviation_for(&self, test: &str) -> Option<&Deviation> {
+        self.deviations.iter().find(|d| {
+            d.tests.iter().any(|g| {
+                globset::Glob::new(g)
+                    .map(|g| g.compile_matcher().is_match(test))
+                    .unwrap_or(false)
+            })
+        })
+    }
+}
