@@ -1,1 +1,8 @@
-//! tokio drivers.
+//! tokio drivers for hilt: recorded transports, pcapng traces, the interposer.
+//!
+//! Everything protocol-specific comes from `hilt-wire`; this crate moves bytes, keeps
+//! time and records what it moved.
+
+pub mod record;
+
+pub use record::{Chunk, ConnInfo, Recorder};

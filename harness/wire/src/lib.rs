@@ -4,3 +4,7 @@
 //! time come in as arguments, bytes and events go out as values. The same code therefore
 //! runs over TCP, over a serial line, inside the simulator, under a fuzzer, and in unit
 //! tests with a fake clock.
+
+pub mod framing;
+
+pub use framing::{Decoded, FrameMeta, Framer};
