@@ -3,6 +3,9 @@
 //! Everything protocol-specific comes from `hilt-wire`; this crate moves bytes, keeps
 //! time and records what it moved.
 
+pub mod pcapng;
 pub mod record;
+pub mod tcp;
 
 pub use record::{Chunk, ConnInfo, Recorder};
+pub use tcp::RecordedTcp;
