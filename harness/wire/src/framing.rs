@@ -43,3 +43,6 @@ pub trait Framer: Send {
     /// Sees a complete frame that went the other way on the same connection.
     fn observe_peer(&mut self, _frame: &[u8]) {}
 }
+
+/// Makes a fresh framer for each direction of each connection.
+pub type FramerFactory = std::sync::Arc<dyn Fn() -> Box<dyn Framer> + Send + Sync>;

@@ -6,5 +6,6 @@
 //! tests with a fake clock.
 
 pub mod framing;
+pub mod mqtt;
 
-pub use framing::{Decoded, FrameMeta, Framer};
+pub use framing::{Decoded, FrameMeta, Framer, FramerFactory};
