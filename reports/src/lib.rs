@@ -1,1 +1,39 @@
-//! reports
+//! Reporters: each consumes the run's events or its results file.
+//!
+//! The terminal reporter and the event log follow the run as it goes; results JSON,
+//! JUnit XML and the HTML report are written from the finished [`RunResults`], and the
+//! HTML report can be re-rendered later from the JSON alone (`hilt report`).
+
+pub mod eventlog;
+pub mod html;
+pub mod json;
+pub mod junit;
+pub mod terminal;
+
+pub use hilt_core::RunResults;
+
+/// A report file that could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("read {path}: {message}")]
+    Read { path: String, message: String },
+    #[error("render {what}: {message}")]
+    Render { what: String, message: String },
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so a crash never
+/// leaves half a report behind.
+pub(crate) fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let err = |source| ReportError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}

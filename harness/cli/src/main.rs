@@ -1,1 +1,52 @@
-fn main() {}
+//! `hilt`: conformance suites and benchmarks for IoT protocols against real brokers,
+//! servers and devices.
+
+mod args;
+mod decode;
+mod exit;
+mod list;
+mod locate;
+mod proxy;
+mod report;
+mod run;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+use crate::exit::ExitCode;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HILT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("hilt: failed to start the async runtime: {e}");
+            return ExitCode::Infrastructure.into();
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Run(a) => run::run(a).await,
+            Command::List(a) => list::list(a),
+            Command::Report(a) => report::report(a),
+            Command::Decode(a) => decode::decode(a),
+            Command::Proxy(a) => proxy::proxy(a).await,
+        }
+    });
+    // Whatever happened, nothing hilt launched may outlive it.
+    hilt_peers::kill_all_launched();
+    match outcome {
+        Ok(code) => code.into(),
+        Err(e) => {
+            eprintln!("hilt: error: {e:#}");
+            exit::code_of_error(&e).into()
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! Everything protocol-specific comes from `hilt-wire`; this crate moves bytes, keeps
 //! time and records what it moved.
 
+pub mod interposer;
 pub mod pcapng;
 pub mod record;
 pub mod tcp;

@@ -1,1 +1,17 @@
-//! runner
+//! The runner: which tests, against which targets, in what order, with what isolation —
+//! and the stream of events every reporter consumes.
+//!
+//! The runner knows nothing about output (reporters subscribe to [`hilt_core::Event`]s)
+//! and nothing about any protocol: a [`Suite`] brings its tests and the framer that
+//! turns recorded bytes into readable frames.
+
+pub mod case;
+pub mod ctx;
+pub mod dissect;
+pub mod registry;
+pub mod run;
+
+pub use case::{Control, Failure, Isolation, Outcome, Suite, TestBody, TestCase};
+pub use ctx::Ctx;
+pub use registry::Registry;
+pub use run::{run, EventSink, RunConfig, RunOutput, TargetRequest};

@@ -1,0 +1,181 @@
+//! Every flag of the `hilt` command, declared once: help text, completions and docs all
+//! come from here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    nothing failed beyond the targets' listed deviations
+  1    a test failed (a system under test broke a rule; in a --controls run, a
+       negative control did not make its test fail)
+  2    usage: the command line, a plan file or a target file is wrong
+  3    no test failed, but some could not run (a target did not start, a test
+       errored or was inconclusive)
+  4    the selection matched no test
+  130  interrupted by Ctrl-C; partial results were written
+
+Environment: HILT_LOG=debug (or info, trace) for diagnostics on stderr;
+NO_COLOR to disable colour.";
+
+/// hilt — hardware-in-the-loop conformance tests and benchmarks for IoT protocols.
+///
+/// hilt starts the systems it tests (brokers as local processes on ephemeral loopback
+/// ports, or containers, or an address you give), runs conformance suites against them
+/// with the packets behind every verdict, and writes a run folder: an event log,
+/// results JSON, JUnit XML, a pcapng trace per test, the peers' logs and an HTML report.
+///
+/// Start with:
+///   hilt list tests --suite mqtt
+///   hilt run --suite mqtt --target mosquitto
+///   hilt run --plan suites/plans/mqtt-broker.yaml --target mosquitto --target rabbitmq -j 4
+#[derive(Debug, Parser)]
+#[command(name = "hilt", version, after_long_help = EXIT_CODES, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run conformance tests against one or more targets.
+    #[command(after_long_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// List tests, suites or targets.
+    List(ListArgs),
+    /// Re-render the HTML report of one or more run folders from their results JSON.
+    Report(ReportArgs),
+    /// Decode frames from hex, a binary file or a pcapng trace, naming every rule each
+    /// frame breaks. Exits 1 if any frame is malformed.
+    Decode(DecodeArgs),
+    /// Relay a connection through the interposer, printing a live decoded log of both
+    /// directions and applying faults from a script.
+    Proxy(ProxyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A suite to run (repeatable): `mqtt`. `hilt list suites` shows them.
+    #[arg(long = "suite", value_name = "NAME")]
+    pub suites: Vec<String>,
+
+    /// A plan file: which tests, retries, parallelism, default targets.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+
+    /// Only tests whose id matches this glob (repeatable), e.g. `mqtt.v5.connect.*`.
+    #[arg(long = "select", short = 's', value_name = "GLOB")]
+    pub select: Vec<String>,
+
+    /// A target by name (`mosquitto`, `rabbitmq`: files under targets/) or by path to a
+    /// target file, or `external` with --url. Repeatable: tests run against each.
+    #[arg(long = "target", short = 't', value_name = "NAME|FILE")]
+    pub targets: Vec<String>,
+
+    /// For `--target external`: where it serves, e.g. `mqtt://127.0.0.1:1883`.
+    #[arg(long, value_name = "URL")]
+    pub url: Vec<String>,
+
+    /// For `--target external`: capabilities it declares (comma-separated); by default
+    /// every capability the selected suites know, so nothing is skipped.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub capabilities: Option<Vec<String>>,
+
+    /// Tests run concurrently per target (default: from the plan, else 4).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Extra attempts for a failing test; a later pass is reported as flaky.
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+
+    /// The run folder (default: hilt-out/<run-id>).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// How to start targets.
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
+    pub backend: BackendArg,
+
+    /// Judge the negative controls instead: each test runs through the interposer, which
+    /// makes the target break the rule the test checks; every test must then fail.
+    #[arg(long)]
+    pub controls: bool,
+
+    /// Disable colour in the terminal output.
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BackendArg {
+    /// A local process if its program is installed, else a container if Docker runs.
+    Auto,
+    Process,
+    Container,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(value_enum)]
+    pub what: ListWhat,
+    /// Only this protocol's tests.
+    #[arg(long)]
+    pub protocol: Option<String>,
+    /// Only this suite's tests.
+    #[arg(long)]
+    pub suite: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ListWhat {
+    Tests,
+    Suites,
+    Targets,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Run folders (or results.json files) to render. Several are merged into one
+    /// report, their targets side by side.
+    #[arg(required = true, value_name = "RUN")]
+    pub runs: Vec<PathBuf>,
+    /// Where to write the HTML (default: report.html in the first run folder).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// The protocol of the bytes.
+    #[arg(long, short = 'p', default_value = "mqtt")]
+    pub protocol: String,
+    /// MQTT version when the bytes hold no CONNECT to learn it from: `3.1.1` or `5`.
+    #[arg(long = "mqtt-version", value_name = "V")]
+    pub mqtt_version: Option<String>,
+    /// Hex (spaces allowed), or a path to a binary file or a .pcapng trace.
+    #[arg(value_name = "HEX|FILE")]
+    pub input: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Where to listen, e.g. 127.0.0.1:1884.
+    #[arg(long, value_name = "ADDR", required_unless_present = "help_faults")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// The real server, e.g. 127.0.0.1:1883.
+    #[arg(long, value_name = "ADDR", required_unless_present = "help_faults")]
+    pub upstream: Option<std::net::SocketAddr>,
+    #[arg(long, short = 'p', default_value = "mqtt")]
+    pub protocol: String,
+    /// A fault script (one rule per line; see `hilt proxy --help-faults`).
+    #[arg(long, value_name = "FILE")]
+    pub faults: Option<PathBuf>,
+    /// Print the fault-script grammar and exit.
+    #[arg(long)]
+    pub help_faults: bool,
+}

@@ -1,0 +1,62 @@
+//! `hilt report`: re-render HTML from results JSON, merging several runs.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::args::ReportArgs;
+use crate::exit::{usage, ExitCode};
+
+fn results_path(p: &Path) -> PathBuf {
+    if p.is_dir() { p.join("results.json") } else { p.to_owned() }
+}
+
+pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let mut runs = Vec::new();
+    for r in &args.runs {
+        let path = results_path(r);
+        if !path.exists() {
+            return Err(usage(format!("{}: no results.json there (is it a hilt run folder?)", r.display())));
+        }
+        runs.push(hilt_reports::json::read(&path)?);
+    }
+    let mut merged = runs.remove(0);
+    for other in runs {
+        // Side by side: each run's targets keep their names, suffixed by run when they clash.
+        let clash = other.targets.iter().any(|t| merged.targets.iter().any(|m| m.name == t.name));
+        for mut t in other.targets {
+            if clash {
+                t.name = format!("{}@{}", t.name, other.run_id);
+            }
+            merged.targets.push(t);
+        }
+        for mut r in other.results {
+            if clash {
+                r.target = format!("{}@{}", r.target, other.run_id);
+            }
+            merged.counts.add(r.verdict);
+            merged.results.push(r);
+        }
+        for doc in other.coverage {
+            match merged.coverage.iter_mut().find(|d| d.doc == doc.doc) {
+                Some(m) => {
+                    for (ms, os) in m.statements.iter_mut().zip(doc.statements) {
+                        for t in os.tests {
+                            if !ms.tests.contains(&t) {
+                                ms.tests.push(t);
+                            }
+                        }
+                    }
+                }
+                None => merged.coverage.push(doc),
+            }
+        }
+    }
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| results_path(&args.runs[0]).with_file_name("report.html"));
+    hilt_reports::html::write(&out, &merged).with_context(|| format!("failed to write {}", out.display()))?;
+    println!("{}", out.display());
+    Ok(ExitCode::Ok)
+}

@@ -1,0 +1,148 @@
+//! What a running test may use: the target's endpoints, recorded connections, unique
+//! names, deadlines, and (for exclusive tests) control over the target's process.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hilt_core::{CapabilitySet, SpecRef};
+use hilt_net::{RecordedTcp, Recorder};
+use hilt_peers::Running;
+use tokio::sync::Mutex;
+
+use crate::case::{Failure, Isolation};
+
+/// The context of one attempt of one test against one target. Cheap to clone.
+#[derive(Clone)]
+pub struct Ctx {
+    pub(crate) inner: Arc<CtxInner>,
+}
+
+pub(crate) struct CtxInner {
+    pub test_id: String,
+    pub target_name: String,
+    pub recorder: Recorder,
+    /// Protocol → address the test should connect to (the interposer's in a control).
+    pub endpoints: BTreeMap<String, SocketAddr>,
+    pub capabilities: CapabilitySet,
+    pub response: Duration,
+    /// Short token unique to this run, test and attempt; the base of client ids and topics.
+    pub token: String,
+    pub well_known_port: Option<u16>,
+    pub isolation: Isolation,
+    pub target: Arc<Mutex<Option<Running>>>,
+}
+
+impl std::fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("test", &self.inner.test_id)
+            .field("target", &self.inner.target_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ctx {
+    pub fn test_id(&self) -> &str {
+        &self.inner.test_id
+    }
+
+    pub fn target_name(&self) -> &str {
+        &self.inner.target_name
+    }
+
+    pub fn recorder(&self) -> &Recorder {
+        &self.inner.recorder
+    }
+
+    pub fn has(&self, capability: &str) -> bool {
+        self.inner.capabilities.has(capability)
+    }
+
+    /// The longest a healthy target takes to answer on loopback (from its target file):
+    /// the deadline for replies the protocol requires without giving a deadline.
+    pub fn response_timeout(&self) -> Duration {
+        self.inner.response
+    }
+
+    /// Where to reach the target's `protocol` service.
+    pub fn endpoint(&self, protocol: &str) -> Result<SocketAddr, Failure> {
+        self.inner.endpoints.get(protocol).copied().ok_or_else(|| {
+            Failure::error(format!(
+                "target `{}` serves no `{protocol}` endpoint",
+                self.inner.target_name
+            ))
+        })
+    }
+
+    /// Opens a recorded TCP connection to the target's `protocol` service.
+    pub async fn connect(&self, protocol: &str) -> Result<RecordedTcp, Failure> {
+        let addr = self.endpoint(protocol)?;
+        RecordedTcp::connect(addr, &self.inner.recorder, self.inner.well_known_port)
+            .await
+            .map_err(|e| Failure::error(format!("cannot connect to {protocol} at {addr}: {e}")))
+    }
+
+    /// A name unique to this test attempt, at most 23 characters of `[0-9a-zA-Z]`
+    /// (the client identifier every MQTT server must accept), ending in `label`.
+    pub fn unique(&self, label: &str) -> String {
+        let label: String = label
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(23 - self.inner.token.len())
+            .collect();
+        format!("{}{label}", self.inner.token)
+    }
+
+    /// A topic (or queue, or resource) name unique to this test attempt.
+    pub fn topic(&self, suffix: &str) -> String {
+        format!("hilt/{}/{suffix}", self.inner.token)
+    }
+
+    /// Restarts the target (same ports, same data): for persistence tests. Only tests
+    /// registered as exclusive may do it, since others would see their broker vanish.
+    pub async fn restart_target(&self) -> Result<(), Failure> {
+        self.require_exclusive("restart")?;
+        let mut guard = self.inner.target.lock().await;
+        let running = guard
+            .as_mut()
+            .ok_or_else(|| Failure::error("the target is not running"))?;
+        running
+            .restart()
+            .await
+            .map_err(|e| Failure::error(format!("failed to restart the target: {e}")))
+    }
+
+    /// Kills the target as a crash would (SIGKILL), then starts it again.
+    pub async fn crash_and_restart_target(&self) -> Result<(), Failure> {
+        self.require_exclusive("crash")?;
+        let mut guard = self.inner.target.lock().await;
+        let running = guard
+            .as_mut()
+            .ok_or_else(|| Failure::error("the target is not running"))?;
+        running
+            .kill()
+            .await
+            .map_err(|e| Failure::error(format!("failed to kill the target: {e}")))?;
+        running
+            .restart()
+            .await
+            .map_err(|e| Failure::error(format!("failed to restart the target after a kill: {e}")))
+    }
+
+    fn require_exclusive(&self, what: &str) -> Result<(), Failure> {
+        if self.inner.isolation != Isolation::Exclusive {
+            return Err(Failure::error(format!(
+                "test `{}` must be registered exclusive to {what} the target",
+                self.inner.test_id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Fails with `rule` unless `cond` holds.
+    pub fn ensure(&self, cond: bool, rule: SpecRef, message: impl FnOnce() -> String) -> Result<(), Failure> {
+        if cond { Ok(()) } else { Err(Failure::fail(rule, message())) }
+    }
+}

@@ -1,0 +1,466 @@
+//! Running selected tests against targets: launching, scheduling, isolation, retries,
+//! negative controls, and the events that report it all.
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hilt_core::event::{Counts, TargetInfo};
+use hilt_core::id::SpecRefOwned;
+use hilt_core::target::TargetFile;
+use hilt_core::{Event, TestResult, Timestamp, Verdict};
+use hilt_net::interposer::Interposer;
+use hilt_net::Recorder;
+use hilt_peers::{Backend, LaunchOptions};
+use tokio::sync::{Mutex, RwLock, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::case::{Failure, Isolation, Outcome, Suite, TestCase};
+use crate::ctx::{Ctx, CtxInner};
+use crate::dissect::dissect;
+
+/// Where every event goes as it happens (reporters fan out from here).
+pub type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;
+
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub run_id: String,
+    /// Folder for logs, traces and instance data of this run.
+    pub run_dir: PathBuf,
+    /// Tests run concurrently per target.
+    pub jobs: usize,
+    /// Extra attempts for a test that failed or errored.
+    pub retries: u32,
+    /// Judge the negative controls instead of the targets: every test runs through the
+    /// interposer with its control's faults and is expected to fail.
+    pub controls: bool,
+    pub backend: Backend,
+    pub invocation: String,
+    pub cancel: CancellationToken,
+}
+
+/// A target to run against, as its file describes it.
+#[derive(Debug, Clone)]
+pub struct TargetRequest {
+    pub file: TargetFile,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOutput {
+    pub started: Timestamp,
+    pub finished: Timestamp,
+    pub counts: Counts,
+    pub targets: Vec<TargetInfo>,
+    pub results: Vec<TestResult>,
+    pub interrupted: bool,
+}
+
+pub fn now() -> Timestamp {
+    Timestamp(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0),
+    )
+}
+
+/// Runs `tests` against every target and returns when all are done (or cancelled).
+pub async fn run(
+    tests: Vec<(Arc<Suite>, TestCase)>,
+    targets: Vec<TargetRequest>,
+    cfg: RunConfig,
+    sink: EventSink,
+) -> RunOutput {
+    let started = now();
+    sink(&Event::RunStarted {
+        run_id: cfg.run_id.clone(),
+        at: started,
+        hilt_version: env!("CARGO_PKG_VERSION").to_owned(),
+        invocation: cfg.invocation.clone(),
+        planned: (tests.len() * targets.len()) as u32,
+    });
+    let tests = Arc::new(tests);
+    let cfg = Arc::new(cfg);
+    let mut per_target = JoinSet::new();
+    for (index, t) in targets.into_iter().enumerate() {
+        let (tests, cfg, sink) = (Arc::clone(&tests), Arc::clone(&cfg), Arc::clone(&sink));
+        per_target.spawn(async move { (index, run_target(t.file, tests, cfg, sink).await) });
+    }
+    let mut gathered = Vec::new();
+    while let Some(joined) = per_target.join_next().await {
+        match joined {
+            Ok(r) => gathered.push(r),
+            Err(e) => tracing::error!("a target's task ended abnormally: {e}"),
+        }
+    }
+    gathered.sort_by_key(|(i, _)| *i);
+    let mut out = RunOutput {
+        started,
+        finished: now(),
+        counts: Counts::default(),
+        targets: Vec::new(),
+        results: Vec::new(),
+        interrupted: cfg.cancel.is_cancelled(),
+    };
+    for (_, (info, results)) in gathered {
+        out.targets.push(info);
+        for r in &results {
+            out.counts.add(r.verdict);
+        }
+        out.results.extend(results);
+    }
+    sink(&Event::RunFinished {
+        at: out.finished,
+        counts: out.counts,
+        interrupted: out.interrupted,
+    });
+    out
+}
+
+async fn run_target(
+    target: TargetFile,
+    tests: Arc<Vec<(Arc<Suite>, TestCase)>>,
+    cfg: Arc<RunConfig>,
+    sink: EventSink,
+) -> (TargetInfo, Vec<TestResult>) {
+    let name = target.name.clone();
+    sink(&Event::TargetStarting {
+        target: name.clone(),
+        at: now(),
+    });
+    let opts = LaunchOptions::new(
+        cfg.run_dir.clone(),
+        format!("{name}-{}", &cfg.run_id[..cfg.run_id.len().min(8)]),
+    )
+    .with_backend(cfg.backend);
+    let running = tokio::select! {
+        r = hilt_peers::launch(&target, &opts) => r,
+        () = cfg.cancel.cancelled() => {
+            let info = TargetInfo { name: name.clone(), ..TargetInfo::default() };
+            return (info, Vec::new());
+        }
+    };
+    let running = match running {
+        Ok(r) => r,
+        Err(e) => {
+            let error = format!("failed to {e}");
+            sink(&Event::TargetFailed {
+                target: name.clone(),
+                error: error.clone(),
+                at: now(),
+            });
+            let results = tests
+                .iter()
+                .map(|(suite, case)| {
+                    let r = unrun(&name, suite, case, Verdict::Error, format!("target `{name}` did not start: {error}"));
+                    sink(&Event::TestFinished {
+                        result: Box::new(r.clone()),
+                    });
+                    r
+                })
+                .collect();
+            let info = TargetInfo {
+                name,
+                description: target.description.clone(),
+                ..TargetInfo::default()
+            };
+            return (info, results);
+        }
+    };
+    let info = running.info();
+    sink(&Event::TargetReady {
+        info: info.clone(),
+        at: now(),
+    });
+    let mut endpoints = BTreeMap::new();
+    for proto in target.serves.keys() {
+        if let Some(addr) = running.endpoint_for(proto) {
+            endpoints.insert(proto.clone(), addr);
+        }
+    }
+    let shared = Arc::new(TargetState {
+        file: target,
+        endpoints,
+        running: Arc::new(Mutex::new(Some(running))),
+        exclusivity: RwLock::new(()),
+        jobs: Semaphore::new(cfg.jobs.max(1)),
+    });
+
+    let mut set = JoinSet::new();
+    for (order, (suite, case)) in tests.iter().enumerate() {
+        let (suite, case) = (Arc::clone(suite), case.clone());
+        let (shared, cfg, sink) = (Arc::clone(&shared), Arc::clone(&cfg), Arc::clone(&sink));
+        set.spawn(async move { (order, run_case(&shared, &suite, &case, &cfg, &sink).await) });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(r) => results.push(r),
+            Err(e) => tracing::error!("a test task ended abnormally: {e}"),
+        }
+    }
+    results.sort_by_key(|(order, _)| *order);
+    let results: Vec<TestResult> = results.into_iter().map(|(_, r)| r).collect();
+
+    let running = shared.running.lock().await.take();
+    let info = match running {
+        Some(r) => r.stop().await,
+        None => info,
+    };
+    sink(&Event::TargetStopped {
+        info: info.clone(),
+        at: now(),
+    });
+    (info, results)
+}
+
+struct TargetState {
+    file: TargetFile,
+    endpoints: BTreeMap<String, std::net::SocketAddr>,
+    running: Arc<Mutex<Option<hilt_peers::Running>>>,
+    /// Shared tests hold it for reading; exclusive ones for writing.
+    exclusivity: RwLock<()>,
+    jobs: Semaphore,
+}
+
+fn unrun(target: &str, suite: &Suite, case: &TestCase, verdict: Verdict, message: String) -> TestResult {
+    let _ = suite;
+    TestResult {
+        test: case.id.clone(),
+        target: target.to_owned(),
+        title: case.title.clone(),
+        verdict,
+        covers: case.covers.iter().copied().map(SpecRefOwned::from).collect(),
+        rule: None,
+        message: Some(message),
+        deviation: None,
+        attempts: 0,
+        started: now(),
+        duration_us: 0,
+        trace: Vec::new(),
+        pcap: None,
+    }
+}
+
+async fn run_case(
+    target: &TargetState,
+    suite: &Suite,
+    case: &TestCase,
+    cfg: &RunConfig,
+    sink: &EventSink,
+) -> TestResult {
+    let name = target.file.name.as_str();
+    let finish = |r: TestResult| {
+        sink(&Event::TestFinished {
+            result: Box::new(r.clone()),
+        });
+        r
+    };
+    if !target.file.serves.contains_key(suite.protocol) {
+        return finish(unrun(name, suite, case, Verdict::Skip, format!("target does not serve {}", suite.protocol)));
+    }
+    if let Some(missing) = target.file.capabilities.first_missing(&case.needs) {
+        return finish(unrun(name, suite, case, Verdict::Skip, format!("target does not declare capability `{missing}`")));
+    }
+    if cfg.controls && case.control.is_none() {
+        return finish(unrun(name, suite, case, Verdict::Error, "test has no negative control".into()));
+    }
+
+    let _slot = tokio::select! {
+        s = target.jobs.acquire() => s,
+        () = cfg.cancel.cancelled() => return finish(unrun(name, suite, case, Verdict::Skip, "run interrupted before this test".into())),
+    };
+    let attempts_allowed = if cfg.controls { 1 } else { 1 + cfg.retries };
+    let mut history: Vec<Verdict> = Vec::new();
+    let mut last = None;
+    for attempt in 1..=attempts_allowed {
+        if cfg.cancel.is_cancelled() {
+            break;
+        }
+        sink(&Event::TestStarted {
+            test: case.id.to_string(),
+            target: name.to_owned(),
+            attempt,
+            at: now(),
+        });
+        let r = attempt_once(target, suite, case, cfg, attempt).await;
+        history.push(r.verdict);
+        let again = matches!(r.verdict, Verdict::Fail | Verdict::Error);
+        last = Some(r);
+        if !again {
+            break;
+        }
+    }
+    let Some(mut r) = last else {
+        return finish(unrun(name, suite, case, Verdict::Skip, "run interrupted before this test".into()));
+    };
+    r.attempts = history.len() as u32;
+    if r.verdict == Verdict::Pass && history.len() > 1 {
+        r.verdict = Verdict::Flaky;
+        r.message = Some(format!("passed on attempt {} after {:?}", history.len(), &history[..history.len() - 1]));
+    }
+    if !cfg.controls && r.verdict == Verdict::Fail {
+        if let Some(dev) = target.file.deviation_for(case.id.as_str()) {
+            r.verdict = Verdict::Xfail;
+            r.deviation = Some(dev.reason.clone());
+        }
+    }
+    finish(r)
+}
+
+async fn attempt_once(target: &TargetState, suite: &Suite, case: &TestCase, cfg: &RunConfig, attempt: u32) -> TestResult {
+    let _exclusive_read;
+    let _exclusive_write;
+    match case.isolation {
+        Isolation::Shared => _exclusive_read = Some(target.exclusivity.read().await),
+        Isolation::Exclusive => _exclusive_write = Some(target.exclusivity.write().await),
+    }
+    let recorder = Recorder::new();
+    let started = now();
+    let mut endpoints = target.endpoints.clone();
+    // In a control run, the suite's endpoint is replaced by an interposer applying the
+    // control's faults in front of the real target.
+    let mut interposer = None;
+    if cfg.controls {
+        if let (Some(control), Some(upstream)) = (&case.control, target.endpoints.get(suite.protocol)) {
+            match Interposer::start(
+                "127.0.0.1:0".parse().expect("literal address"),
+                *upstream,
+                Arc::clone(&suite.framer),
+                (control.rules)(),
+                None,
+                suite.well_known_port,
+            )
+            .await
+            {
+                Ok(h) => {
+                    endpoints.insert(suite.protocol.to_owned(), h.local_addr());
+                    interposer = Some(h);
+                }
+                Err(e) => {
+                    let mut r = unrun(&target.file.name, suite, case, Verdict::Error, format!("failed to start the interposer: {e}"));
+                    r.attempts = attempt;
+                    return r;
+                }
+            }
+        }
+    }
+    let ctx = Ctx {
+        inner: Arc::new(CtxInner {
+            test_id: case.id.to_string(),
+            target_name: target.file.name.clone(),
+            recorder: recorder.clone(),
+            endpoints,
+            capabilities: target.file.capabilities.clone(),
+            response: Duration::from_millis(target.file.timing.response_ms),
+            token: token(&cfg.run_id, case.id.as_str(), &target.file.name, attempt),
+            well_known_port: suite.well_known_port,
+            isolation: case.isolation,
+            target: Arc::clone(&target.running),
+        }),
+    };
+    let body = Arc::clone(&case.body);
+    let task = tokio::spawn(async move { body(ctx).await });
+    let abort = task.abort_handle();
+    let outcome: Outcome = tokio::select! {
+        r = tokio::time::timeout(case.timeout, task) => match r {
+            Ok(Ok(o)) => o,
+            Ok(Err(join)) if join.is_panic() => Err(Failure::error(format!("the test panicked: {}", panic_message(join)))),
+            Ok(Err(join)) => Err(Failure::error(format!("the test task ended: {join}"))),
+            Err(_) => {
+                abort.abort();
+                Err(Failure::error(format!("the test did not finish within its bound of {:?}", case.timeout)))
+            }
+        },
+        () = cfg.cancel.cancelled() => {
+            abort.abort();
+            Err(Failure::error("interrupted"))
+        }
+    };
+    drop(interposer);
+    let duration_us = now().0.saturating_sub(started.0);
+
+    let (verdict, rule, mut message) = match outcome {
+        Ok(()) => (Verdict::Pass, None, None),
+        Err(Failure::Fail { rule, message }) => (Verdict::Fail, Some(SpecRefOwned::from(rule)), Some(message)),
+        Err(Failure::Error { message }) => (Verdict::Error, None, Some(message)),
+        Err(Failure::Inconclusive { message }) => (Verdict::Inconclusive, None, Some(message)),
+        Err(Failure::Skip { reason }) => (Verdict::Skip, None, Some(reason)),
+    };
+    // A target that died during the test is restarted so the rest of the run goes on;
+    // the test's own verdict stands, with the death noted beside it.
+    {
+        let mut guard = target.running.lock().await;
+        if let Some(running) = guard.as_mut() {
+            if !running.is_alive() {
+                let note = match running.restart().await {
+                    Ok(()) => "the target died during this test and was restarted".to_owned(),
+                    Err(e) => format!("the target died during this test and could not be restarted: {e}"),
+                };
+                message = Some(match message {
+                    Some(m) => format!("{m} ({note})"),
+                    None => note,
+                });
+            }
+        }
+    }
+
+    let trace = dissect(&recorder, &suite.framer);
+    let pcap = write_pcap(cfg, &target.file.name, case, attempt, &recorder, started);
+    TestResult {
+        test: case.id.clone(),
+        target: target.file.name.clone(),
+        title: case.title.clone(),
+        verdict,
+        covers: case.covers.iter().copied().map(SpecRefOwned::from).collect(),
+        rule,
+        message,
+        deviation: None,
+        attempts: attempt,
+        started,
+        duration_us,
+        trace,
+        pcap,
+    }
+}
+
+fn write_pcap(cfg: &RunConfig, target: &str, case: &TestCase, attempt: u32, rec: &Recorder, started: Timestamp) -> Option<String> {
+    if rec.conns().is_empty() {
+        return None;
+    }
+    let suffix = if attempt > 1 { format!(".{attempt}") } else { String::new() };
+    let rel = format!("pcap/{target}/{}{suffix}.pcapng", case.id);
+    let path = cfg.run_dir.join(&rel);
+    let written = path
+        .parent()
+        .map(std::fs::create_dir_all)
+        .unwrap_or(Ok(()))
+        .and_then(|()| hilt_net::pcapng::write_trace(&path, rec, started.0));
+    match written {
+        Ok(()) => Some(rel),
+        Err(e) => {
+            tracing::warn!("cannot write {}: {e}", path.display());
+            None
+        }
+    }
+}
+
+/// Alphanumeric, 12 characters: unique per run, test, target and attempt.
+fn token(run_id: &str, test: &str, target: &str, attempt: u32) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (run_id, test, target).hash(&mut h);
+    let run: String = run_id.chars().filter(char::is_ascii_alphanumeric).take(4).collect();
+    format!("h{run}{:06x}{}", h.finish() & 0xff_ffff, attempt % 10)
+}
+
+fn panic_message(join: tokio::task::JoinError) -> String {
+    let payload = join.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
+}

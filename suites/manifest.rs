@@ -1,0 +1,124 @@
+//! Statement manifests: every normative statement of each specification, by id.
+//!
+//! The manifests (`suites/spec/*.yaml`) are compiled into hilt, so coverage is
+//! reported wherever the binary runs; a unit test fails on any test citing an id that
+//! its manifest does not list.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use hilt_core::run::{DocCoverage, StatementCoverage};
+use hilt_runner::TestCase;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Manifest {
+    pub doc: String,
+    pub title: String,
+    #[serde(default)]
+    pub spec: String,
+    pub statements: Vec<Statement>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Statement {
+    pub id: String,
+    pub section: String,
+    pub level: String,
+    /// Who the statement binds: server, client, both, sender, receiver.
+    pub binds: String,
+    pub summary: String,
+    /// How the specification misprints the id, where it does.
+    #[serde(default)]
+    pub printed_as: Option<String>,
+}
+
+const SOURCES: &[(&str, &str)] = &[
+    ("spec/mqtt-v5.yaml", include_str!("spec/mqtt-v5.yaml")),
+    ("spec/mqtt-v3.1.1.yaml", include_str!("spec/mqtt-v3.1.1.yaml")),
+];
+
+/// All manifests. They are compiled in and checked by the tests, so a parse failure
+/// here is a bug in hilt, reported rather than panicked on.
+pub fn all() -> Vec<Manifest> {
+    SOURCES
+        .iter()
+        .filter_map(|(path, text)| match hilt_core::datafile::parse_yaml::<Manifest>(Path::new(path), text) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                eprintln!("hilt: bad statement manifest: {e}");
+                None
+            }
+        })
+        .collect()
+}
+
+/// For each manifest cited by `tests`: every statement, with the tests covering it.
+pub fn coverage<'a>(tests: impl Iterator<Item = &'a TestCase>) -> Vec<DocCoverage> {
+    let mut cited: BTreeMap<&'static str, BTreeMap<&'static str, Vec<String>>> = BTreeMap::new();
+    for t in tests {
+        for r in &t.covers {
+            cited.entry(r.doc).or_default().entry(r.id).or_default().push(t.id.to_string());
+        }
+    }
+    all()
+        .into_iter()
+        .filter_map(|m| {
+            let by_id = cited.get(m.doc.as_str())?;
+            Some(DocCoverage {
+                statements: m
+                    .statements
+                    .iter()
+                    .map(|s| StatementCoverage {
+                        id: s.id.clone(),
+                        section: s.section.clone(),
+                        level: s.level.clone(),
+                        summary: s.summary.clone(),
+                        tests: by_id.get(s.id.as_str()).cloned().unwrap_or_default(),
+                    })
+                    .collect(),
+                doc: m.doc,
+                title: m.title,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod test {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn manifests_parse_with_the_expected_counts() {
+        let all = all();
+        assert_eq!(all.len(), SOURCES.len(), "every manifest parses");
+        let count = |doc: &str| all.iter().find(|m| m.doc == doc).map(|m| m.statements.len());
+        assert_eq!(count("mqtt-v5"), Some(251));
+        // 139 well-formed ids plus two the specification misprints (kept, see printed_as).
+        assert_eq!(count("mqtt-v3.1.1"), Some(141));
+        for m in &all {
+            let ids: BTreeSet<&str> = m.statements.iter().map(|s| s.id.as_str()).collect();
+            assert_eq!(ids.len(), m.statements.len(), "{}: ids are unique", m.doc);
+        }
+    }
+
+    #[test]
+    fn every_test_cites_only_real_statements() {
+        let all = all();
+        let known: BTreeSet<(&str, &str)> = all
+            .iter()
+            .flat_map(|m| m.statements.iter().map(move |s| (m.doc.as_str(), s.id.as_str())))
+            .collect();
+        let mut bad = Vec::new();
+        for (_, t) in crate::registry().all() {
+            for r in &t.covers {
+                if !known.contains(&(r.doc, r.id)) {
+                    bad.push(format!("{} cites {} {}", t.id, r.doc, r.id));
+                }
+            }
+        }
+        assert!(bad.is_empty(), "tests cite statements no manifest lists:\n{}", bad.join("\n"));
+    }
+}

@@ -1,0 +1,60 @@
+//! The MQTT broker suite: MQTT 3.1.1 and 5.0 behaviour of a server, judged by hilt as
+//! the client(s), each test with the statements it checks and a negative control.
+
+pub mod controls;
+pub mod packets;
+pub mod session;
+
+mod connect;
+mod keepalive;
+mod pubsub;
+mod qos;
+mod retain;
+mod session_state;
+mod subscribe;
+mod topics;
+mod v5_features;
+mod vectors;
+mod will;
+
+use std::sync::Arc;
+
+use hilt_core::SpecRef;
+use hilt_runner::{Suite, TestCase};
+use hilt_wire::mqtt::MqttFramer;
+
+pub const SUITE: &str = "mqtt";
+/// IANA's port for MQTT over TCP, written into traces for Wireshark.
+pub const MQTT_PORT: u16 = 1883;
+
+/// A statement of MQTT 5.0.
+pub const fn v5(id: &'static str) -> SpecRef {
+    SpecRef::new("mqtt-v5", id)
+}
+
+/// A statement of MQTT 3.1.1.
+pub const fn v311(id: &'static str) -> SpecRef {
+    SpecRef::new("mqtt-v3.1.1", id)
+}
+
+pub fn suite() -> Suite {
+    let mut cases: Vec<TestCase> = Vec::new();
+    cases.extend(connect::tests());
+    cases.extend(keepalive::tests());
+    cases.extend(session_state::tests());
+    cases.extend(pubsub::tests());
+    cases.extend(qos::tests());
+    cases.extend(retain::tests());
+    cases.extend(subscribe::tests());
+    cases.extend(topics::tests());
+    cases.extend(will::tests());
+    cases.extend(v5_features::tests());
+    cases.extend(vectors::tests());
+    Suite {
+        name: SUITE,
+        protocol: "mqtt",
+        well_known_port: Some(MQTT_PORT),
+        framer: Arc::new(|| Box::new(MqttFramer::new())),
+        cases,
+    }
+}

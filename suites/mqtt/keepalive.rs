@@ -1,0 +1,7 @@
+//! (tests to come)
+
+use hilt_runner::TestCase;
+
+pub fn tests() -> Vec<TestCase> {
+    Vec::new()
+}
