@@ -227,6 +227,7 @@ impl Framer for MqttFramer {
 
 #[cfg(test)]
 mod test {
+    use super::super::header::QoS;
     use super::super::publish::Publish;
     use super::*;
 
