@@ -82,7 +82,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub capabilities: Option<Vec<String>>,
 
-    /// Tests run concurrently per target (default: from the plan, else 4).
+    /// Tests run concurrently per target (default: from the plan, else 8).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
 

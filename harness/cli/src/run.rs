@@ -108,7 +108,7 @@ async fn run_selected(
     let cfg = RunConfig {
         run_id: run_id.clone(),
         run_dir: run_dir.clone(),
-        jobs: args.jobs.or(plan.jobs).unwrap_or(4),
+        jobs: args.jobs.or(plan.jobs).unwrap_or(8),
         retries: args.retries.unwrap_or(plan.retries),
         controls: args.controls,
         backend: match args.backend {

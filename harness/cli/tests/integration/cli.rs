@@ -1,0 +1,55 @@
+//! The command line's contract: exit codes, errors that say what to do, decode.
+
+use crate::support::{hilt, stderr};
+
+#[test]
+fn usage_errors_exit_2_and_say_what_to_do() {
+    let o = hilt(&["run", "--suite", "mqtt", "--target", "no-such-broker"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no target named `no-such-broker`"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("mosquitto"), "lists the known targets: {}", stderr(&o));
+
+    let o = hilt(&["run", "--target", "mosquitto"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--suite"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_selection_matching_nothing_exits_4() {
+    let o = hilt(&["run", "--select", "nothing.matches.this", "--target", "mosquitto"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+}
+
+#[test]
+fn a_bad_plan_file_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("bad.yaml");
+    std::fs::write(&plan, "name: bad\nretries: many\n").unwrap();
+    let o = hilt(&["run", "--plan", plan.to_str().unwrap(), "--target", "mosquitto"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bad.yaml:2"), "{}", stderr(&o));
+}
+
+#[test]
+fn decode_names_the_broken_rule_and_exits_1() {
+    // A valid 3.1.1 CONNECT: exit 0.
+    let o = hilt(&["decode", "10 0c 00 04 4d 51 54 54 04 02 00 3c 00 00"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("CONNECT"), "{out}");
+
+    // The CONNECT's reserved flag set: [MQTT-3.1.2-3].
+    let o = hilt(&["decode", "10 0c 00 04 4d 51 54 54 04 03 00 3c 00 00"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("MQTT-3.1.2-3"), "{out}");
+}
+
+#[test]
+fn list_shows_tests_with_their_statements() {
+    let o = hilt(&["list", "tests", "--suite", "mqtt"]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("mqtt.v5.connect.clean-start-no-session-present"), "{out}");
+    assert!(out.contains("MQTT-3.2.2-2"), "{out}");
+}

@@ -1,0 +1,8 @@
+//! hilt's integration tests: the `hilt` binary against real peers started by hilt.
+//!
+//! One test binary (so the peers' start-up and the build are shared), one module per
+//! area.
+
+mod cli;
+mod mqtt_brokers;
+mod support;
