@@ -461,6 +461,9 @@ impl ProcessTarget {
         cmd.args(&spec.args)
             .envs(&spec.env)
             .current_dir(&self.dir)
+            // A hilt run under systemd must not have its targets talk to systemd
+            // (RabbitMQ would announce itself as the service).
+            .env_remove("NOTIFY_SOCKET")
             .stdin(Stdio::null())
             .stdout(open()?)
             .stderr(open()?);

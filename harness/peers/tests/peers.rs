@@ -427,3 +427,74 @@ async fn rabbitmq_lifecycle() {
         "epmd {epmd_port} survived"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rabbitmq_kill_then_restart_keeps_sessions() {
+    let run = tempfile::tempdir().unwrap();
+    let Some(mut r) = launch_or_skip("rabbitmq", run.path(), "rmq-kill").await else {
+        return;
+    };
+    let mqtt = r.endpoint_for("mqtt").unwrap();
+    let (mut s, _) = mqtt_connect(mqtt, "hilt-rmq-persist", false).await;
+    mqtt_subscribe(&mut s, "hilt/#").await;
+    mqtt_disconnect(s).await;
+
+    let groups = r.process_groups();
+    let (node, epmd) = (groups[0], groups[1]);
+    r.kill().await.expect("kill");
+    assert!(!r.is_alive());
+    assert!(
+        procfs::group_members(node).is_empty(),
+        "beam.smp survived kill"
+    );
+    assert!(
+        !procfs::group_members(epmd).is_empty(),
+        "kill must leave the helper"
+    );
+
+    let t = Instant::now();
+    r.restart().await.expect("restart after kill");
+    println!(
+        "MEASURED rabbitmq restart after kill: ready in {} ms",
+        t.elapsed().as_millis()
+    );
+    assert_eq!(r.endpoint_for("mqtt"), Some(mqtt));
+    let (s, present) = mqtt_connect(mqtt, "hilt-rmq-persist", false).await;
+    assert!(
+        present,
+        "the durable session did not survive a crash and restart"
+    );
+    mqtt_disconnect(s).await;
+
+    let groups = r.process_groups();
+    r.stop().await;
+    for g in groups {
+        assert!(
+            procfs::group_members(g).is_empty(),
+            "group {g} survived stop"
+        );
+    }
+    assert!(processes_with("RABBITMQ_NODENAME=hilt-rmq-kill@").is_empty());
+}
+
+#[tokio::test]
+async fn container_backend_without_an_engine_says_so() {
+    if std::path::Path::new("/var/run/docker.sock").exists()
+        || std::env::var_os("DOCKER_HOST").is_some()
+    {
+        println!("SKIP: a container engine may be present; this test is for machines without one");
+        return;
+    }
+    let run = tempfile::tempdir().unwrap();
+    let opts = LaunchOptions::new(run.path(), "ctr").with_backend(Backend::Container);
+    let e = launch(&target("mosquitto"), &opts).await.unwrap_err();
+    let s = e.to_string();
+    assert!(
+        matches!(
+            e.kind(),
+            LaunchErrorKind::ContainerEngineUnavailable { .. } | LaunchErrorKind::Container { .. }
+        ),
+        "{s}"
+    );
+    println!("container backend here: failed to {s}");
+}
