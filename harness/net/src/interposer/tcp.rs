@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use hilt_core::Direction;
+pub use hilt_wire::FramerFactory;
 use hilt_wire::{Decoded, FrameMeta, Framer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc};
@@ -23,9 +24,6 @@ use super::event::{ConnLegs, LogEvent};
 use super::rule::{CloseKind, Rule};
 use super::stats::{Stats, StatsCells, bump};
 use crate::Recorder;
-
-/// Makes a fresh framer; each direction of each connection gets its own.
-pub type FramerFactory = Arc<dyn Fn() -> Box<dyn Framer> + Send + Sync>;
 
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 64 * 1024;

@@ -733,3 +733,93 @@ async fn run_proxy_logs_until_told_to_stop() {
     })
     .await;
 }
+
+/// Where a `mosquitto` binary is, if anywhere (it lives in sbin, often off PATH).
+fn find_mosquitto() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
+        .map(|d| d.join("mosquitto"))
+        .find(|p| p.is_file())
+}
+
+/// A negative control as the suites use it: a real broker whose CONNACK is made to
+/// refuse the client (return code 5), while the recording keeps the broker's original.
+#[tokio::test]
+async fn mosquitto_connack_patched() {
+    let Some(bin) = find_mosquitto() else {
+        eprintln!("skipped: no mosquitto binary on PATH or in /usr/sbin");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Free a port for the broker; the tiny window before mosquitto binds it is accepted.
+    let port = std::net::TcpListener::bind(lo())
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let conf = dir.path().join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\n"),
+    )
+    .unwrap();
+    let mut broker = tokio::process::Command::new(&bin)
+        .arg("-c")
+        .arg(&conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start mosquitto");
+    let upstream = SocketAddr::from(([127, 0, 0, 1], port));
+
+    bounded(async {
+        // Ready when it accepts a connection.
+        loop {
+            if TcpStream::connect(upstream).await.is_ok() {
+                break;
+            }
+            if let Ok(Some(status)) = broker.try_wait() {
+                panic!("mosquitto exited early: {status}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+
+        let rec = Recorder::new();
+        let rules = parse_fault_script("to-client CONNACK patch 3 0x05").unwrap();
+        let mqtt: FramerFactory = Arc::new(|| Box::new(hilt_wire::mqtt::MqttFramer::new()));
+        let h = Interposer::start(lo(), upstream, mqtt, rules, Some(rec.clone()), Some(1883))
+            .await
+            .unwrap();
+        let mut log = h.log();
+        let mut c = TcpStream::connect(h.local_addr()).await.unwrap();
+        // CONNECT, MQTT 3.1.1, clean session, keep-alive 60 s, empty client id.
+        let connect = [0x10, 12, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 60, 0, 0];
+        c.write_all(&connect).await.unwrap();
+        let mut connack = [0; 4];
+        c.read_exact(&mut connack).await.unwrap();
+        assert_eq!(connack, [0x20, 2, 0, 5], "return code patched to 5");
+
+        wait_log(&mut log, |e| {
+            matches!(e, LogEvent::Frame { dir: Direction::Received, meta, taken, .. }
+                if meta.kind == "CONNACK" && taken.contains(&Taken::Patched { offset: 3 }))
+        })
+        .await;
+        let l = h.connections()[0];
+        assert_eq!(
+            leg_bytes(&rec, l.upstream_leg, Direction::Received),
+            [vec![0x20, 2, 0, 0]]
+        );
+        assert_eq!(
+            leg_bytes(&rec, l.client_leg, Direction::Received),
+            [vec![0x20, 2, 0, 5]]
+        );
+        assert_eq!(
+            leg_bytes(&rec, l.upstream_leg, Direction::Sent),
+            [connect.to_vec()]
+        );
+    })
+    .await;
+    let _ = broker.kill().await;
+}
