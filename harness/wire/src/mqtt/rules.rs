@@ -80,6 +80,18 @@ pub enum Rule {
     UnsubackReasonCode,
     DisconnectReasonCode,
     AuthReasonCode,
+    /// Session Present on the CONNACK answering a Clean Start.
+    SessionPresentAfterCleanStart,
+    FirstPacketNotConnack,
+    SecondConnack,
+    /// An acknowledgement whose packet identifier matches nothing in flight.
+    AckForUnknownPacketId,
+    /// A packet only clients send, received from the server.
+    ClientOnlyPacket,
+    ReceiveMaximumExceeded,
+    SubackCodeCount,
+    UnsubackCodeCount,
+    TopicAliasUnknown,
 }
 
 impl Rule {
@@ -152,6 +164,15 @@ impl Rule {
             UnsubackReasonCode => ("§3.11", "MQTT-3.11.3-2"),
             DisconnectReasonCode => ("§3.14", "MQTT-3.14.2-1"),
             AuthReasonCode => ("§2.2.1", "MQTT-3.15.2-1"),
+            SessionPresentAfterCleanStart => ("MQTT-3.2.2-1", "MQTT-3.2.2-2"),
+            FirstPacketNotConnack => ("MQTT-3.2.0-1", "MQTT-3.2.0-1"),
+            SecondConnack => ("§3.2", "MQTT-3.2.0-2"),
+            AckForUnknownPacketId => ("MQTT-2.3.1-6", "MQTT-2.2.1-5"),
+            ClientOnlyPacket => ("§2.2.1", "§2.1.2"),
+            ReceiveMaximumExceeded => ("§3.3.4", "MQTT-3.3.4-9"),
+            SubackCodeCount => ("MQTT-3.8.4-5", "MQTT-3.8.4-6"),
+            UnsubackCodeCount => ("§3.11.3", "MQTT-3.11.3-1"),
+            TopicAliasUnknown => ("§3.3.2.3.4", "§3.3.2.3.4"),
         }
     }
 
