@@ -377,9 +377,15 @@ async fn supervise(ctx: &Arc<Conn>) -> String {
                 readers -= 1;
                 closing = true;
                 if let Some((ts, tc)) = senders.take() {
-                    // Queued frames go out first; the FIN follows them.
-                    let _ = ts.send(Op::Fin).await;
-                    let _ = tc.send(Op::Fin).await;
+                    // Queued frames go out first; the FIN follows them. A full queue
+                    // towards a peer that reads nothing must not hold the close forever.
+                    let fins = async {
+                        let _ = ts.send(Op::Fin).await;
+                        let _ = tc.send(Op::Fin).await;
+                    };
+                    if tokio::time::timeout(CLOSE_GRACE, fins).await.is_err() {
+                        break Some(("close timed out".to_string(), false));
+                    }
                 }
                 if writers == 0 {
                     break None;
