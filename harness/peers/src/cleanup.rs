@@ -2,11 +2,12 @@
 //!
 //! Three layers, because each covers a death the others miss:
 //! - every child gets PR_SET_PDEATHSIG (see `spawn`), which the kernel honours even when
-//!   hilt is killed with SIGKILL;
+//!   hilt is killed with SIGKILL, and a watchdog per group (see `process`) for the
+//!   programs that lose that signal when they drop privileges;
 //! - a process-wide registry of the process groups hilt started, which
-//!   [`kill_all_launched`] empties; [`install_cleanup_handlers`] calls it on SIGINT,
-//!   SIGTERM, SIGHUP and on a panic of the main thread (grandchildren such as Erlang's
-//!   helper processes do not inherit the death signal, a group kill reaches them);
+//!   [`kill_all_launched`] empties; [`install_cleanup_handlers`] calls it on signals
+//!   and on a panic of the main thread (grandchildren such as Erlang's helper
+//!   processes do not inherit the death signal, a group kill reaches them);
 //! - `Drop` of a `Running` kills its groups.
 
 use std::collections::BTreeSet;
@@ -48,13 +49,18 @@ pub fn kill_all_launched() -> usize {
     groups.len()
 }
 
-/// Installs the handlers a binary needs so that targets die with it: on SIGINT, SIGTERM
-/// or SIGHUP every launched group is killed and the process exits with 128 + the
-/// signal number; a panic on the main thread kills them too (panics on other threads
-/// are usually caught, e.g. by tokio, and must not take down other tests' targets).
+/// How long after a first Ctrl-C the application gets to wind down on its own.
+const WIND_DOWN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Installs the handlers a binary needs so that targets die with it:
+/// - SIGTERM or SIGHUP: every launched group is killed and the process exits with
+///   128 + the signal number;
+/// - SIGINT (Ctrl-C): the first is left to the application to wind down (stop its
+///   targets, write partial results); a second one, or 30 s without
+///   the process exiting, kills every launched group and exits with 130;
+/// - a panic on the main thread kills them too (panics on other threads are usually
+///   caught, e.g. by tokio, and must not take down other tests' targets).
 ///
-/// A CLI that wants to finish its report after Ctrl-C should instead watch the
-/// signal itself and call [`kill_all_launched`] (or stop its targets) before exiting.
 /// Idempotent; does not need a tokio runtime.
 pub fn install_cleanup_handlers() {
     static ONCE: Once = Once::new();
@@ -70,7 +76,7 @@ pub fn install_cleanup_handlers() {
             .name("hilt-peers-signals".into())
             .spawn(watch_signals);
         if let Err(e) = spawned {
-            tracing::warn!("no signal watcher, targets rely on PDEATHSIG alone: {e}");
+            tracing::warn!("no signal watcher, targets rely on their watchdogs alone: {e}");
         }
     });
 }
@@ -93,11 +99,19 @@ fn watch_signals() {
             signal(SignalKind::terminate()),
             signal(SignalKind::hangup()),
         ) else {
-            tracing::warn!("cannot watch signals; targets rely on PDEATHSIG alone");
+            tracing::warn!("cannot watch signals; targets rely on their watchdogs alone");
             return;
         };
         let signo = tokio::select! {
-            _ = int.recv() => libc_signo(Signal::SIGINT),
+            _ = int.recv() => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    () = tokio::time::sleep(WIND_DOWN) => {
+                        tracing::warn!("still running {} s after Ctrl-C", WIND_DOWN.as_secs());
+                    }
+                }
+                libc_signo(Signal::SIGINT)
+            }
             _ = term.recv() => libc_signo(Signal::SIGTERM),
             _ = hup.recv() => libc_signo(Signal::SIGHUP),
         };

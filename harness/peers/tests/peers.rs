@@ -311,6 +311,9 @@ async fn crash_child() {
         return;
     };
     let run = Path::new(&out).parent().unwrap().to_owned();
+    if std::env::var_os("HILT_CRASH_CHILD_HANDLERS").is_some() {
+        hilt_peers::install_cleanup_handlers();
+    }
     let Some(m) = launch_or_skip("mosquitto", &run, "crash").await else {
         std::fs::write(&out, "skip").unwrap();
         return;
@@ -320,30 +323,44 @@ async fn crash_child() {
     tokio::time::sleep(Duration::from_secs(60)).await;
 }
 
-#[tokio::test]
-async fn targets_die_with_hilt() {
-    let run = tempfile::tempdir().unwrap();
-    let out = run.path().join("pgid");
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child", "--ignored", "--nocapture"])
-        .env("HILT_CRASH_CHILD_OUT", &out)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+/// Starts `crash_child` in a child process; returns it and its target's process
+/// group, or None when mosquitto is not installed.
+async fn crash_child_with_mosquitto(
+    out: &Path,
+    handlers: bool,
+) -> Option<(std::process::Child, i32)> {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", "crash_child", "--ignored", "--nocapture"])
+        .env("HILT_CRASH_CHILD_OUT", out)
+        .stdout(std::process::Stdio::null());
+    if handlers {
+        cmd.env("HILT_CRASH_CHILD_HANDLERS", "1");
+    }
+    let mut child = cmd.spawn().unwrap();
     eventually(
         "the child launched mosquitto",
         Duration::from_secs(20),
-        || std::fs::read_to_string(&out).is_ok_and(|s| !s.is_empty()),
+        || std::fs::read_to_string(out).is_ok_and(|s| !s.is_empty()),
     )
     .await;
-    let text = std::fs::read_to_string(&out).unwrap();
+    let text = std::fs::read_to_string(out).unwrap();
     if text == "skip" {
-        println!("SKIP targets_die_with_hilt: mosquitto is not installed");
+        println!("SKIP: mosquitto is not installed");
         let _ = child.wait();
-        return;
+        return None;
     }
     let pgid: i32 = text.parse().unwrap();
     assert!(!procfs::group_members(pgid).is_empty());
+    Some((child, pgid))
+}
+
+#[tokio::test]
+async fn targets_die_with_hilt() {
+    let run = tempfile::tempdir().unwrap();
+    let Some((mut child, pgid)) = crash_child_with_mosquitto(&run.path().join("pgid"), false).await
+    else {
+        return;
+    };
     // As in a crash: no handler, no Drop runs in the child.
     child.kill().unwrap();
     child.wait().unwrap();
@@ -352,6 +369,30 @@ async fn targets_die_with_hilt() {
         Duration::from_secs(5),
         || procfs::group_members(pgid).is_empty(),
     )
+    .await;
+}
+
+#[tokio::test]
+async fn sigterm_handler_kills_targets_and_exits() {
+    use std::os::unix::process::ExitStatusExt;
+    let run = tempfile::tempdir().unwrap();
+    let Some((mut child, pgid)) = crash_child_with_mosquitto(&run.path().join("pgid"), true).await
+    else {
+        return;
+    };
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = child.wait().unwrap();
+    // Exit code 143 (not death by signal) shows the handler ran.
+    assert_eq!(
+        status.code(),
+        Some(143),
+        "{status:?} (signal {:?})",
+        status.signal()
+    );
+    eventually("mosquitto died", Duration::from_secs(5), || {
+        procfs::group_members(pgid).is_empty()
+    })
     .await;
 }
 
