@@ -15,7 +15,19 @@ use clap::Parser;
 use crate::args::{Cli, Command};
 use crate::exit::ExitCode;
 
+/// `hilt list … | head` must end quietly when the pipe closes, as Unix tools do, instead
+/// of panicking on the failed write: restore the default SIGPIPE action Rust ignores.
+#[expect(unsafe_code, reason = "setting a signal disposition has no safe wrapper in std")]
+fn restore_sigpipe() {
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -9,7 +9,7 @@ use crate::exit::{usage, ExitCode};
 
 pub async fn proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     if args.help_faults {
-        println!("{}", FAULT_SCRIPT_HELP);
+        println!("{}", hilt_net::interposer::SCRIPT_HELP);
         return Ok(ExitCode::Ok);
     }
     let (Some(listen), Some(upstream)) = (args.listen, args.upstream) else {
@@ -26,21 +26,8 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         }
         None => Vec::new(),
     };
-    let stats = run_proxy(listen, upstream, Arc::clone(&suite.framer), rules, |line| println!("{line}")).await?;
-    let _ = stats;
+    // The final counts are printed as the proxy's last log line.
+    run_proxy(listen, upstream, Arc::clone(&suite.framer), rules, |line| println!("{line}")).await?;
     Ok(ExitCode::Ok)
 }
 
-const FAULT_SCRIPT_HELP: &str = "\
-One rule per line; # starts a comment.
-  rule    = dir match action [arg...] [option...]
-  dir     = to-server | to-client | both
-  match   = * | KIND[|KIND...] (a frame kind such as PUBLISH; !KIND negates)
-  action  = drop | delay DURATION | duplicate | corrupt OFFSET [XOR] | patch OFFSET BYTES
-          | replace BYTES | split OFFSET,OFFSET,... | reorder | stall
-          | inject-before BYTES | inject-after BYTES | close fin|rst|blackhole
-  option  = nth=N | count=N | after=N
-Example:
-  to-client CONNACK patch 3 0x05        # CONNACK return code 5: not authorised
-  to-server PUBLISH drop nth=2          # the second PUBLISH never arrives
-  to-client PUBACK delay 500ms";

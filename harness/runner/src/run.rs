@@ -154,8 +154,8 @@ async fn run_target(
             });
             let results = tests
                 .iter()
-                .map(|(suite, case)| {
-                    let r = unrun(&name, suite, case, Verdict::Error, format!("target `{name}` did not start: {error}"));
+                .map(|(_, case)| {
+                    let r = unrun(&name, case, Verdict::Error, format!("target `{name}` did not start: {error}"));
                     sink(&Event::TestFinished {
                         result: Box::new(r.clone()),
                     });
@@ -226,8 +226,8 @@ struct TargetState {
     jobs: Semaphore,
 }
 
-fn unrun(target: &str, suite: &Suite, case: &TestCase, verdict: Verdict, message: String) -> TestResult {
-    let _ = suite;
+/// The result of a test that was not run (or not to its end) against `target`.
+fn unrun(target: &str, case: &TestCase, verdict: Verdict, message: String) -> TestResult {
     TestResult {
         test: case.id.clone(),
         target: target.to_owned(),
@@ -260,18 +260,18 @@ async fn run_case(
         r
     };
     if !target.file.serves.contains_key(suite.protocol) {
-        return finish(unrun(name, suite, case, Verdict::Skip, format!("target does not serve {}", suite.protocol)));
+        return finish(unrun(name, case, Verdict::Skip, format!("target does not serve {}", suite.protocol)));
     }
     if let Some(missing) = target.file.capabilities.first_missing(&case.needs) {
-        return finish(unrun(name, suite, case, Verdict::Skip, format!("target does not declare capability `{missing}`")));
+        return finish(unrun(name, case, Verdict::Skip, format!("target does not declare capability `{missing}`")));
     }
     if cfg.controls && case.control.is_none() {
-        return finish(unrun(name, suite, case, Verdict::Error, "test has no negative control".into()));
+        return finish(unrun(name, case, Verdict::Error, "test has no negative control".into()));
     }
 
     let _slot = tokio::select! {
         s = target.jobs.acquire() => s,
-        () = cfg.cancel.cancelled() => return finish(unrun(name, suite, case, Verdict::Skip, "run interrupted before this test".into())),
+        () = cfg.cancel.cancelled() => return finish(unrun(name, case, Verdict::Skip, "run interrupted before this test".into())),
     };
     let attempts_allowed = if cfg.controls { 1 } else { 1 + cfg.retries };
     let mut history: Vec<Verdict> = Vec::new();
@@ -295,7 +295,7 @@ async fn run_case(
         }
     }
     let Some(mut r) = last else {
-        return finish(unrun(name, suite, case, Verdict::Skip, "run interrupted before this test".into()));
+        return finish(unrun(name, case, Verdict::Skip, "run interrupted before this test".into()));
     };
     r.attempts = history.len() as u32;
     if r.verdict == Verdict::Pass && history.len() > 1 {
@@ -341,7 +341,7 @@ async fn attempt_once(target: &TargetState, suite: &Suite, case: &TestCase, cfg:
                     interposer = Some(h);
                 }
                 Err(e) => {
-                    let mut r = unrun(&target.file.name, suite, case, Verdict::Error, format!("failed to start the interposer: {e}"));
+                    let mut r = unrun(&target.file.name, case, Verdict::Error, format!("failed to start the interposer: {e}"));
                     r.attempts = attempt;
                     return r;
                 }

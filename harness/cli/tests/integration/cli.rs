@@ -53,3 +53,26 @@ fn list_shows_tests_with_their_statements() {
     assert!(out.contains("mqtt.v5.connect.clean-start-no-session-present"), "{out}");
     assert!(out.contains("MQTT-3.2.2-2"), "{out}");
 }
+
+#[test]
+fn a_target_that_cannot_start_makes_errors_not_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("ghost.yaml");
+    std::fs::write(
+        &target,
+        "name: ghost\nserves:\n  mqtt: { port: mqtt, versions: ['3.1.1', '5.0'] }\n\
+         capabilities: [mqtt.v5, mqtt.v3.1.1]\n\
+         launch:\n  process:\n    program: hilt-no-such-broker\n    ports: [mqtt]\n    ready_ports: [mqtt]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let o = hilt(&[
+        "run", "--suite", "mqtt", "--select", "mqtt.*.connect.*", "--target", target.to_str().unwrap(),
+        "--backend", "process", "--out", out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("hilt-no-such-broker"), "says which program is missing: {}", stderr(&o));
+    let r = crate::support::results(&out);
+    assert!(!r.results.is_empty());
+    assert!(r.results.iter().all(|t| t.verdict == hilt_core::Verdict::Error), "every test is an error");
+}

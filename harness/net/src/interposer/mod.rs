@@ -81,6 +81,6 @@ pub use engine::Taken;
 pub use event::{ConnLegs, LogEvent};
 pub use proxy::{ProxyLogLine, run_proxy, run_proxy_until};
 pub use rule::{Action, CloseKind, Dir, FramePred, FrameRewrite, Match, Rule};
-pub use script::{ScriptError, ScriptErrorKind, parse_fault_script};
+pub use script::{SCRIPT_HELP, ScriptError, ScriptErrorKind, parse_fault_script};
 pub use stats::{DirStats, Stats};
 pub use tcp::{FramerFactory, Handle, Interposer, MAX_FRAME, SPLIT_GAP};

@@ -7,6 +7,33 @@ use thiserror::Error;
 
 use super::rule::{Action, CloseKind, Dir, Match, Rule};
 
+/// The grammar, as `hilt proxy --help-faults` prints it.
+pub const SCRIPT_HELP: &str = "\
+One rule per line; '#' starts a comment.
+
+  rule    = dir match action [arg...] [option...]
+  dir     = to-server | to-client | both
+  match   = * | alt ('|' alt)*          alt = [!]KIND   (a frame kind such as PUBLISH; any case)
+  action  = drop
+          | delay DURATION              DURATION = N(us|ms|s|m), e.g. 500ms, 1.5s
+          | duplicate | dup
+          | corrupt OFFSET [XOR]        XOR defaults to 0xff
+          | patch OFFSET BYTES
+          | replace BYTES               the whole frame becomes BYTES
+          | split OFFSET,OFFSET,...     written as separate TCP segments
+          | reorder | stall
+          | inject-before BYTES | inject-after BYTES
+          | close fin|rst|blackhole | blackhole
+  option  = nth=N | count=N | after=N   (matches are counted per connection and direction)
+  numbers are decimal or 0x hex; BYTES = one or more 0xHEXPAIRS or decimal bytes
+
+Examples:
+  to-client CONNACK patch 3 0x05        # CONNACK return code 5: not authorised
+  to-server PUBLISH drop nth=2          # the second PUBLISH never arrives
+  to-client PUBACK delay 500ms
+  both * split 1,3
+  to-client * close rst after=3         # three frames reach the client, then a reset";
+
 /// A script line that is not a rule.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("line {line}: {kind}")]
