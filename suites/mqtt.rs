@@ -14,6 +14,9 @@ mod session_state;
 mod subscribe;
 mod topics;
 mod v5_features;
+mod v5_limits;
+mod v5_messages;
+mod v5_subscriptions;
 mod vectors;
 mod will;
 
