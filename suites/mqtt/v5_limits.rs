@@ -498,7 +498,7 @@ fn packet_size_tests() -> Vec<TestCase> {
                 let first = s
                     .wait_for(
                         v5("MQTT-3.1.2-25"),
-                        "the small message after the dropped one",
+                        "the next message after the oversized one (with Receive Maximum 1, a dropped message must not stay in flight)",
                         s.response_timeout(),
                         |pk| match pk {
                             Packet::Publish(m) => Some(m.clone()),
