@@ -25,6 +25,15 @@ pub enum Next {
     Silent,
 }
 
+/// What came next from the broker, as bytes ([`Session::next_frame`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawNext {
+    /// One whole frame, fixed header included.
+    Frame(Vec<u8>),
+    Closed,
+    Silent,
+}
+
 #[derive(Debug)]
 pub struct Session {
     tcp: RecordedTcp,
@@ -156,6 +165,51 @@ impl Session {
                         ));
                     }
                 }
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// The next frame as the broker wrote it, undecoded: for a reply whose layout the test
+    /// cannot know in advance (a CONNACK answering a protocol level the broker does not
+    /// speak may come in 3.1.1's layout or in 5.0's). Only the fixed header is checked.
+    pub async fn next_frame(&mut self, within: Duration) -> Result<RawNext, Failure> {
+        if !self.queued.is_empty() {
+            return Err(Failure::error(
+                "next_frame called with decoded packets still queued",
+            ));
+        }
+        let deadline = Instant::now() + within;
+        loop {
+            if !self.buf.is_empty() {
+                match hilt_wire::mqtt::frame_len_for(&self.buf, self.version) {
+                    Ok(Decoded::Done(n, _)) => {
+                        return Ok(RawNext::Frame(self.buf.drain(..n).collect()));
+                    }
+                    Ok(Decoded::NeedMore(_)) => {}
+                    Err(v) => {
+                        return Err(Failure::fail(
+                            v.rule,
+                            format!("the broker sent a malformed fixed header: {v}"),
+                        ));
+                    }
+                }
+            }
+            if self.closed {
+                if !self.buf.is_empty() {
+                    let partial = std::mem::take(&mut self.buf).len();
+                    return Err(Failure::fail(
+                        SpecRef::new(doc(self.version), "§2.1.4"),
+                        format!(
+                            "the broker closed the connection in the middle of a packet ({partial} bytes of it sent)"
+                        ),
+                    ));
+                }
+                return Ok(RawNext::Closed);
+            }
+            match timeout_at(deadline, self.tcp.recv(&mut self.buf)).await {
+                Err(_) => return Ok(RawNext::Silent),
+                Ok(Ok(0)) | Ok(Err(_)) => self.closed = true,
                 Ok(Ok(_)) => {}
             }
         }
