@@ -45,7 +45,7 @@ pub fn read(buf: &[u8]) -> VarintRead {
 }
 
 /// Bytes the shortest encoding of `value` takes (5 for values above [`MAX`], which only
-/// [`write`] produces, for negative tests).
+/// [`write()`] produces, for negative tests).
 pub const fn encoded_len(value: u32) -> usize {
     match value {
         0..=127 => 1,
