@@ -26,7 +26,11 @@ mod test {
             .filter(|(_, c)| c.control.is_none())
             .map(|(_, c)| c.id.to_string())
             .collect();
-        assert!(without.is_empty(), "tests without a negative control:\n{}", without.join("\n"));
+        assert!(
+            without.is_empty(),
+            "tests without a negative control:\n{}",
+            without.join("\n")
+        );
     }
 
     #[test]
@@ -35,9 +39,13 @@ mod test {
         for (s, c) in super::registry().all() {
             let id = c.id.as_str();
             assert!(seen.insert(id.to_owned()), "duplicate test id {id}");
-            assert!(id.starts_with(&format!("{}.", s.name)), "{id} starts with its suite");
             assert!(
-                id.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ".-_".contains(ch)),
+                id.starts_with(&format!("{}.", s.name)),
+                "{id} starts with its suite"
+            );
+            assert!(
+                id.chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ".-_".contains(ch)),
                 "{id}: lowercase, digits, dots and dashes only"
             );
             assert!(!c.covers.is_empty(), "{id} cites the statements it checks");

@@ -35,7 +35,10 @@ pub struct Statement {
 
 const SOURCES: &[(&str, &str)] = &[
     ("spec/mqtt-v5.yaml", include_str!("spec/mqtt-v5.yaml")),
-    ("spec/mqtt-v3.1.1.yaml", include_str!("spec/mqtt-v3.1.1.yaml")),
+    (
+        "spec/mqtt-v3.1.1.yaml",
+        include_str!("spec/mqtt-v3.1.1.yaml"),
+    ),
 ];
 
 /// All manifests. They are compiled in and checked by the tests, so a parse failure
@@ -43,11 +46,13 @@ const SOURCES: &[(&str, &str)] = &[
 pub fn all() -> Vec<Manifest> {
     SOURCES
         .iter()
-        .filter_map(|(path, text)| match hilt_core::datafile::parse_yaml::<Manifest>(Path::new(path), text) {
-            Ok(m) => Some(m),
-            Err(e) => {
-                eprintln!("hilt: bad statement manifest: {e}");
-                None
+        .filter_map(|(path, text)| {
+            match hilt_core::datafile::parse_yaml::<Manifest>(Path::new(path), text) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    eprintln!("hilt: bad statement manifest: {e}");
+                    None
+                }
             }
         })
         .collect()
@@ -58,7 +63,12 @@ pub fn coverage<'a>(tests: impl Iterator<Item = &'a TestCase>) -> Vec<DocCoverag
     let mut cited: BTreeMap<&'static str, BTreeMap<&'static str, Vec<String>>> = BTreeMap::new();
     for t in tests {
         for r in &t.covers {
-            cited.entry(r.doc).or_default().entry(r.id).or_default().push(t.id.to_string());
+            cited
+                .entry(r.doc)
+                .or_default()
+                .entry(r.id)
+                .or_default()
+                .push(t.id.to_string());
         }
     }
     all()
@@ -94,7 +104,11 @@ mod test {
     fn manifests_parse_with_the_expected_counts() {
         let all = all();
         assert_eq!(all.len(), SOURCES.len(), "every manifest parses");
-        let count = |doc: &str| all.iter().find(|m| m.doc == doc).map(|m| m.statements.len());
+        let count = |doc: &str| {
+            all.iter()
+                .find(|m| m.doc == doc)
+                .map(|m| m.statements.len())
+        };
         assert_eq!(count("mqtt-v5"), Some(251));
         // 139 well-formed ids plus two the specification misprints (kept, see printed_as).
         assert_eq!(count("mqtt-v3.1.1"), Some(141));
@@ -109,7 +123,11 @@ mod test {
         let all = all();
         let known: BTreeSet<(&str, &str)> = all
             .iter()
-            .flat_map(|m| m.statements.iter().map(move |s| (m.doc.as_str(), s.id.as_str())))
+            .flat_map(|m| {
+                m.statements
+                    .iter()
+                    .map(move |s| (m.doc.as_str(), s.id.as_str()))
+            })
             .collect();
         let mut bad = Vec::new();
         for (_, t) in crate::registry().all() {
@@ -119,6 +137,10 @@ mod test {
                 }
             }
         }
-        assert!(bad.is_empty(), "tests cite statements no manifest lists:\n{}", bad.join("\n"));
+        assert!(
+            bad.is_empty(),
+            "tests cite statements no manifest lists:\n{}",
+            bad.join("\n")
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use hilt_core::{Direction, RunResults, TestResult, Verdict};
 use serde::Serialize;
 
-use crate::{write_atomically, ReportError};
+use crate::{ReportError, write_atomically};
 
 const TEMPLATE: &str = include_str!("../templates/report.html.tera");
 
@@ -71,7 +71,13 @@ struct StatementView<'a> {
 fn anchor(r: &TestResult) -> String {
     let raw = format!("{}--{}", r.test, r.target);
     raw.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -125,7 +131,11 @@ pub fn render(results: &RunResults) -> Result<String, ReportError> {
     let summaries: BTreeMap<(&str, &str), &str> = results
         .coverage
         .iter()
-        .flat_map(|d| d.statements.iter().map(move |s| ((d.doc.as_str(), s.id.as_str()), s.summary.as_str())))
+        .flat_map(|d| {
+            d.statements
+                .iter()
+                .map(move |s| ((d.doc.as_str(), s.id.as_str()), s.summary.as_str()))
+        })
         .collect();
     let failed_tests: std::collections::BTreeSet<&str> = results
         .results
@@ -140,11 +150,19 @@ pub fn render(results: &RunResults) -> Result<String, ReportError> {
         .filter(|r| r.verdict != Verdict::Skip)
         .map(|r| Detail {
             anchor: anchor(r),
-            open: matches!(r.verdict, Verdict::Fail | Verdict::Error | Verdict::Xfail | Verdict::Flaky | Verdict::Inconclusive),
-            rule_summary: r
-                .rule
-                .as_ref()
-                .and_then(|rule| summaries.get(&(rule.doc.as_str(), rule.id.as_str())).copied()),
+            open: matches!(
+                r.verdict,
+                Verdict::Fail
+                    | Verdict::Error
+                    | Verdict::Xfail
+                    | Verdict::Flaky
+                    | Verdict::Inconclusive
+            ),
+            rule_summary: r.rule.as_ref().and_then(|rule| {
+                summaries
+                    .get(&(rule.doc.as_str(), rule.id.as_str()))
+                    .copied()
+            }),
             duration_ms: format!("{:.1}", r.duration_us as f64 / 1000.0),
             frames: r
                 .trace
@@ -209,7 +227,10 @@ pub fn render(results: &RunResults) -> Result<String, ReportError> {
             }
             (
                 t.name.clone(),
-                Verdict::ALL.iter().map(|v| (v.as_str(), c.get(*v))).collect(),
+                Verdict::ALL
+                    .iter()
+                    .map(|v| (v.as_str(), c.get(*v)))
+                    .collect(),
             )
         })
         .collect();
@@ -219,24 +240,32 @@ pub fn render(results: &RunResults) -> Result<String, ReportError> {
     ctx.insert("started", &results.started.to_rfc3339());
     ctx.insert(
         "took_s",
-        &format!("{:.1}", results.finished.0.saturating_sub(results.started.0) as f64 / 1e6),
+        &format!(
+            "{:.1}",
+            results.finished.0.saturating_sub(results.started.0) as f64 / 1e6
+        ),
     );
     ctx.insert("targets", &targets);
     ctx.insert("per_target", &per_target);
-    ctx.insert("verdicts", &Verdict::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>());
+    ctx.insert(
+        "verdicts",
+        &Verdict::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>(),
+    );
     ctx.insert("rows", &rows);
     ctx.insert("details", &details);
     ctx.insert("coverage", &coverage);
 
     let mut tera = tera::Tera::default();
-    tera.add_raw_template("report.html", TEMPLATE).map_err(|e| ReportError::Render {
-        what: "the HTML template".into(),
-        message: format!("{e:?}"),
-    })?;
-    tera.render("report.html", &ctx).map_err(|e| ReportError::Render {
-        what: "the HTML report".into(),
-        message: format!("{e:?}"),
-    })
+    tera.add_raw_template("report.html", TEMPLATE)
+        .map_err(|e| ReportError::Render {
+            what: "the HTML template".into(),
+            message: format!("{e:?}"),
+        })?;
+    tera.render("report.html", &ctx)
+        .map_err(|e| ReportError::Render {
+            what: "the HTML report".into(),
+            message: format!("{e:?}"),
+        })
 }
 
 pub fn write(path: &Path, results: &RunResults) -> Result<(), ReportError> {

@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use hilt_core::run::RESULTS_SCHEMA;
 use hilt_core::RunResults;
+use hilt_core::run::RESULTS_SCHEMA;
 
-use crate::{write_atomically, ReportError};
+use crate::{ReportError, write_atomically};
 
 pub fn write(path: &Path, results: &RunResults) -> Result<(), ReportError> {
     let bytes = serde_json::to_vec_pretty(results).map_err(|e| ReportError::Render {
@@ -22,11 +22,17 @@ pub fn read(path: &Path) -> Result<RunResults, ReportError> {
         message,
     };
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| err(format!("not JSON: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| err(format!("not JSON: {e}")))?;
     match value.get("schema").and_then(|s| s.as_str()) {
         Some(RESULTS_SCHEMA) => {}
-        Some(other) => return Err(err(format!("schema `{other}` is not `{RESULTS_SCHEMA}`, which this hilt reads"))),
+        Some(other) => {
+            return Err(err(format!(
+                "schema `{other}` is not `{RESULTS_SCHEMA}`, which this hilt reads"
+            )));
+        }
         None => return Err(err("no `schema` field: not a hilt results file".into())),
     }
-    serde_json::from_value(value).map_err(|e| err(format!("does not match schema {RESULTS_SCHEMA}: {e}")))
+    serde_json::from_value(value)
+        .map_err(|e| err(format!("does not match schema {RESULTS_SCHEMA}: {e}")))
 }

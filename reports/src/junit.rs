@@ -8,7 +8,7 @@ use std::time::Duration;
 use hilt_core::{RunResults, Verdict};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::{write_atomically, ReportError};
+use crate::{ReportError, write_atomically};
 
 pub fn render(results: &RunResults) -> Result<String, ReportError> {
     let mut report = Report::new(format!("hilt {}", results.run_id));
@@ -16,7 +16,11 @@ pub fn render(results: &RunResults) -> Result<String, ReportError> {
         let mut suite = TestSuite::new(target.name.clone());
         for r in results.results.iter().filter(|r| r.target == target.name) {
             let message = r.message.clone().unwrap_or_default();
-            let rule = r.rule.as_ref().map(|r| format!("[{}] ({}) ", r.id, r.doc)).unwrap_or_default();
+            let rule = r
+                .rule
+                .as_ref()
+                .map(|r| format!("[{}] ({}) ", r.id, r.doc))
+                .unwrap_or_default();
             let mut status = match r.verdict {
                 Verdict::Pass | Verdict::Flaky => TestCaseStatus::success(),
                 Verdict::Fail => {
@@ -52,13 +56,25 @@ pub fn render(results: &RunResults) -> Result<String, ReportError> {
                             hilt_core::Direction::Sent => "->",
                             hilt_core::Direction::Received => "<-",
                         };
-                        format!("{:>10.3} ms  c{} {arrow} {}\n", f.t_us as f64 / 1000.0, f.conn, f.summary)
+                        format!(
+                            "{:>10.3} ms  c{} {arrow} {}\n",
+                            f.t_us as f64 / 1000.0,
+                            f.conn,
+                            f.summary
+                        )
                     })
                     .collect();
                 status.set_description(trace);
             }
             let mut case = TestCase::new(r.test.to_string(), status);
-            case.set_classname(r.test.as_str().rsplit_once('.').map(|(c, _)| c).unwrap_or(r.test.as_str()).to_owned());
+            case.set_classname(
+                r.test
+                    .as_str()
+                    .rsplit_once('.')
+                    .map(|(c, _)| c)
+                    .unwrap_or(r.test.as_str())
+                    .to_owned(),
+            );
             case.set_time(Duration::from_micros(r.duration_us));
             suite.add_test_case(case);
         }

@@ -26,8 +26,10 @@ impl Terminal {
             ProgressBar::hidden()
         };
         bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.enable_steady_tick(Duration::from_millis(120));
         Terminal {
@@ -68,11 +70,16 @@ impl Terminal {
                 info.name,
                 info.version.as_deref().unwrap_or(""),
                 info.ready_ms.unwrap_or(0),
-                info.endpoints.values().cloned().collect::<Vec<_>>().join(", ")
+                info.endpoints
+                    .values()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
-            Event::TargetFailed { target, error, .. } => {
-                self.line(format!("{:>10} {target}: {error}", self.paint(Verdict::Error)))
-            }
+            Event::TargetFailed { target, error, .. } => self.line(format!(
+                "{:>10} {target}: {error}",
+                self.paint(Verdict::Error)
+            )),
             Event::TestFinished { result } => {
                 self.bar.inc(1);
                 let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
@@ -84,8 +91,15 @@ impl Terminal {
                     c.error,
                     c.skip
                 ));
-                if matches!(result.verdict, Verdict::Fail | Verdict::Error | Verdict::Flaky) {
-                    let rule = result.rule.as_ref().map(|r| format!(" [{}]", r.id)).unwrap_or_default();
+                if matches!(
+                    result.verdict,
+                    Verdict::Fail | Verdict::Error | Verdict::Flaky
+                ) {
+                    let rule = result
+                        .rule
+                        .as_ref()
+                        .map(|r| format!(" [{}]", r.id))
+                        .unwrap_or_default();
                     self.line(format!(
                         "{:>10} {} @ {}{rule}: {}",
                         self.paint(result.verdict),
@@ -135,7 +149,11 @@ impl Terminal {
             "  {} results in {:.1} s{}\n  run folder: {}\n",
             results.results.len(),
             took.as_secs_f64(),
-            if results.interrupted { " (INTERRUPTED: partial results)" } else { "" },
+            if results.interrupted {
+                " (INTERRUPTED: partial results)"
+            } else {
+                ""
+            },
             run_dir.display()
         ));
         eprint!("{out}");

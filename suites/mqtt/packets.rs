@@ -1,8 +1,8 @@
 //! Short constructors for the packets tests send most.
 
 use hilt_wire::mqtt::{
-    Ack, Connect, Disconnect, Packet, Properties, Publish, QoS, ReasonCode, Subscribe, Subscription,
-    Unsubscribe,
+    Ack, Connect, Disconnect, Packet, Properties, Publish, QoS, ReasonCode, Subscribe,
+    Subscription, Unsubscribe,
 };
 
 /// A clean-start CONNECT with a 60 s keep-alive.

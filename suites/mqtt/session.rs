@@ -11,9 +11,9 @@ use std::time::Duration;
 use hilt_core::SpecRef;
 use hilt_net::RecordedTcp;
 use hilt_runner::{Ctx, Failure};
-use hilt_wire::mqtt::{decode, ConnAck, Connect, Packet, ReasonCode, Version};
 use hilt_wire::Decoded;
-use tokio::time::{timeout_at, Instant};
+use hilt_wire::mqtt::{ConnAck, Connect, Packet, ReasonCode, Version, decode};
+use tokio::time::{Instant, timeout_at};
 
 /// What came next from the broker.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +71,12 @@ impl Session {
 
     /// Opens a connection, sends `connect` and returns the broker's CONNACK, whatever
     /// its reason code. `rule` is the statement that requires a CONNACK in reply.
-    pub async fn connect_with(ctx: &Ctx, version: Version, connect: Connect, rule: SpecRef) -> Result<(Self, ConnAck), Failure> {
+    pub async fn connect_with(
+        ctx: &Ctx,
+        version: Version,
+        connect: Connect,
+        rule: SpecRef,
+    ) -> Result<(Self, ConnAck), Failure> {
         let mut s = Session::open(ctx, version).await?;
         s.send(&Packet::Connect(connect)).await?;
         let ack = s
@@ -85,7 +90,11 @@ impl Session {
 
     /// Connects and requires the broker to accept (reason code 0); a refusal here is an
     /// error of the test's premise, not the behaviour under test.
-    pub async fn connected(ctx: &Ctx, version: Version, connect: Connect) -> Result<(Self, ConnAck), Failure> {
+    pub async fn connected(
+        ctx: &Ctx,
+        version: Version,
+        connect: Connect,
+    ) -> Result<(Self, ConnAck), Failure> {
         let mut s = Session::open(ctx, version).await?;
         s.send(&Packet::Connect(connect)).await?;
         match s.next(s.response).await? {
@@ -95,7 +104,10 @@ impl Session {
                 a.code.0,
                 a.code.name().unwrap_or("unknown")
             ))),
-            other => Err(Failure::error(format!("no CONNACK to a plain CONNECT: {}", describe(&other)))),
+            other => Err(Failure::error(format!(
+                "no CONNACK to a plain CONNECT: {}",
+                describe(&other)
+            ))),
         }
     }
 
@@ -144,7 +156,7 @@ impl Session {
                         return Err(Failure::fail(
                             v.rule,
                             format!("the broker sent a malformed packet: {v}"),
-                        ))
+                        ));
                     }
                 }
             }
@@ -161,7 +173,9 @@ impl Session {
                         self.buf.clear();
                         return Err(Failure::fail(
                             SpecRef::new(doc(self.version), "§2.1.4"),
-                            format!("the broker closed the connection in the middle of a packet ({partial} bytes of it sent)"),
+                            format!(
+                                "the broker closed the connection in the middle of a packet ({partial} bytes of it sent)"
+                            ),
                         ));
                     }
                 }
@@ -217,19 +231,39 @@ impl Session {
 
     /// Waits for the next packet and requires `pick` to accept it; anything else (another
     /// packet, a close, silence beyond the response deadline) fails `rule`.
-    pub async fn expect<T>(&mut self, rule: SpecRef, what: &str, mut pick: impl FnMut(&Packet) -> Option<T>) -> Result<T, Failure> {
+    pub async fn expect<T>(
+        &mut self,
+        rule: SpecRef,
+        what: &str,
+        mut pick: impl FnMut(&Packet) -> Option<T>,
+    ) -> Result<T, Failure> {
         match self.next(self.response).await? {
             Next::Packet(p) => match pick(&p) {
                 Some(t) => Ok(t),
-                None => Err(Failure::fail(rule, format!("expected {what}, the broker sent {}", summarize(&p, self.version)))),
+                None => Err(Failure::fail(
+                    rule,
+                    format!(
+                        "expected {what}, the broker sent {}",
+                        summarize(&p, self.version)
+                    ),
+                )),
             },
-            other => Err(Failure::fail(rule, format!("expected {what}: {}", describe(&other)))),
+            other => Err(Failure::fail(
+                rule,
+                format!("expected {what}: {}", describe(&other)),
+            )),
         }
     }
 
     /// Like [`Session::expect`], but passes over packets `pick` does not accept (they are
     /// kept for later reads) until one matches or the deadline passes.
-    pub async fn wait_for<T>(&mut self, rule: SpecRef, what: &str, within: Duration, mut pick: impl FnMut(&Packet) -> Option<T>) -> Result<T, Failure> {
+    pub async fn wait_for<T>(
+        &mut self,
+        rule: SpecRef,
+        what: &str,
+        within: Duration,
+        mut pick: impl FnMut(&Packet) -> Option<T>,
+    ) -> Result<T, Failure> {
         let deadline = Instant::now() + within;
         let mut passed = VecDeque::new();
         let result = loop {
@@ -239,7 +273,12 @@ impl Session {
                     Some(t) => break Ok(t),
                     None => passed.push_back(p),
                 },
-                other => break Err(Failure::fail(rule, format!("expected {what}: {}", describe(&other)))),
+                other => {
+                    break Err(Failure::fail(
+                        rule,
+                        format!("expected {what}: {}", describe(&other)),
+                    ));
+                }
             }
         };
         passed.extend(self.queued.drain(..));
@@ -257,7 +296,12 @@ impl Session {
             match self.next(self.response).await? {
                 Next::Packet(Packet::PingResp) => return Ok(before),
                 Next::Packet(p) => before.push(p),
-                other => return Err(Failure::fail(rule, format!("expected PINGRESP to a PINGREQ: {}", describe(&other)))),
+                other => {
+                    return Err(Failure::fail(
+                        rule,
+                        format!("expected PINGRESP to a PINGREQ: {}", describe(&other)),
+                    ));
+                }
             }
         }
     }
@@ -281,25 +325,39 @@ impl Session {
                     if d.code.0 < 0x80 {
                         return Err(Failure::fail(
                             rule,
-                            format!("{what}: the broker sent DISCONNECT with a success code {:#04x}", d.code.0),
+                            format!(
+                                "{what}: the broker sent DISCONNECT with a success code {:#04x}",
+                                d.code.0
+                            ),
                         ));
                     }
                 }
                 Next::Packet(Packet::ConnAck(a)) if a.code.0 >= 0x80 => {}
                 Next::Packet(Packet::PingResp) => {
-                    return Err(Failure::fail(rule, format!("{what}, yet the broker answered the next PINGREQ and kept the connection open")))
+                    return Err(Failure::fail(
+                        rule,
+                        format!(
+                            "{what}, yet the broker answered the next PINGREQ and kept the connection open"
+                        ),
+                    ));
                 }
                 Next::Packet(p) => {
                     return Err(Failure::fail(
                         rule,
-                        format!("{what}, yet the broker sent {} instead of closing", summarize(&p, self.version)),
-                    ))
+                        format!(
+                            "{what}, yet the broker sent {} instead of closing",
+                            summarize(&p, self.version)
+                        ),
+                    ));
                 }
                 Next::Silent => {
                     return Err(Failure::fail(
                         rule,
-                        format!("{what}, yet the broker neither closed the connection nor answered within {:?}", self.response),
-                    ))
+                        format!(
+                            "{what}, yet the broker neither closed the connection nor answered within {:?}",
+                            self.response
+                        ),
+                    ));
                 }
             }
         }
@@ -311,7 +369,10 @@ impl Session {
         let before = self.barrier(rule).await?;
         match before.first() {
             None => Ok(()),
-            Some(p) => Err(Failure::fail(rule, format!("{what}, yet the broker sent {}", summarize(p, self.version)))),
+            Some(p) => Err(Failure::fail(
+                rule,
+                format!("{what}, yet the broker sent {}", summarize(p, self.version)),
+            )),
         }
     }
 

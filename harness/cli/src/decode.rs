@@ -7,7 +7,7 @@ use std::path::Path;
 use hilt_wire::{Decoded, Framer};
 
 use crate::args::DecodeArgs;
-use crate::exit::{usage, ExitCode};
+use crate::exit::{ExitCode, usage};
 
 pub fn decode(args: DecodeArgs) -> anyhow::Result<ExitCode> {
     let framer_for = framer_factory(&args)?;
@@ -63,26 +63,36 @@ pub fn decode(args: DecodeArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if malformed { ExitCode::TestsFailed } else { ExitCode::Ok })
+    Ok(if malformed {
+        ExitCode::TestsFailed
+    } else {
+        ExitCode::Ok
+    })
 }
 
 type MakeFramer = Box<dyn Fn() -> Box<dyn Framer>>;
 
 fn framer_factory(args: &DecodeArgs) -> anyhow::Result<MakeFramer> {
-    if args.protocol == "mqtt" {
-        if let Some(v) = &args.mqtt_version {
-            let version = match v.as_str() {
-                "5" | "5.0" => hilt_wire::mqtt::Version::V5,
-                "3.1.1" | "4" | "311" => hilt_wire::mqtt::Version::V311,
-                other => return Err(usage(format!("--mqtt-version `{other}`: say 3.1.1 or 5"))),
-            };
-            return Ok(Box::new(move || Box::new(hilt_wire::mqtt::MqttFramer::with_version(version))));
-        }
+    if args.protocol == "mqtt"
+        && let Some(v) = &args.mqtt_version
+    {
+        let version = match v.as_str() {
+            "5" | "5.0" => hilt_wire::mqtt::Version::V5,
+            "3.1.1" | "4" | "311" => hilt_wire::mqtt::Version::V311,
+            other => return Err(usage(format!("--mqtt-version `{other}`: say 3.1.1 or 5"))),
+        };
+        return Ok(Box::new(move || {
+            Box::new(hilt_wire::mqtt::MqttFramer::with_version(version))
+        }));
     }
     let registry = hilt_suites::registry();
     let Some(suite) = registry.suites.iter().find(|s| s.protocol == args.protocol) else {
         let known: Vec<&str> = registry.suites.iter().map(|s| s.protocol).collect();
-        return Err(usage(format!("no decoder for `{}`; known: {}", args.protocol, known.join(", "))));
+        return Err(usage(format!(
+            "no decoder for `{}`; known: {}",
+            args.protocol,
+            known.join(", ")
+        )));
     };
     let f = std::sync::Arc::clone(&suite.framer);
     Ok(Box::new(move || f()))
@@ -94,13 +104,19 @@ fn parse_hex(text: &str) -> anyhow::Result<Vec<u8>> {
         .filter(|c| !c.is_whitespace() && *c != ':' && *c != ',')
         .collect();
     let digits = digits.strip_prefix("0x").unwrap_or(&digits);
-    if digits.len() % 2 != 0 {
-        return Err(usage("hex input has an odd number of digits (and is not a file path)"));
+    if !digits.len().is_multiple_of(2) {
+        return Err(usage(
+            "hex input has an odd number of digits (and is not a file path)",
+        ));
     }
     (0..digits.len() / 2)
         .map(|i| {
-            u8::from_str_radix(&digits[i * 2..i * 2 + 2], 16)
-                .map_err(|_| usage(format!("`{}` is not hex (and `{text}` is not a file)", &digits[i * 2..i * 2 + 2])))
+            u8::from_str_radix(&digits[i * 2..i * 2 + 2], 16).map_err(|_| {
+                usage(format!(
+                    "`{}` is not hex (and `{text}` is not a file)",
+                    &digits[i * 2..i * 2 + 2]
+                ))
+            })
         })
         .collect()
 }
@@ -108,9 +124,10 @@ fn parse_hex(text: &str) -> anyhow::Result<Vec<u8>> {
 /// TCP payloads of a pcapng trace, reassembled per direction of each connection in
 /// capture order (enough for traces without loss, such as hilt's own).
 fn pcapng_streams(bytes: &[u8]) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-    use pcap_file::pcapng::{Block, PcapNgReader};
     use pcap_file::DataLink;
-    let mut reader = PcapNgReader::new(bytes).map_err(|e| usage(format!("not a readable pcapng: {e}")))?;
+    use pcap_file::pcapng::{Block, PcapNgReader};
+    let mut reader =
+        PcapNgReader::new(bytes).map_err(|e| usage(format!("not a readable pcapng: {e}")))?;
     let mut links: Vec<DataLink> = Vec::new();
     let mut streams: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
@@ -119,14 +136,17 @@ fn pcapng_streams(bytes: &[u8]) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
         match block {
             Block::InterfaceDescription(idb) => links.push(idb.linktype),
             Block::EnhancedPacket(epb) => {
-                let link = links.get(epb.interface_id as usize).copied().unwrap_or(DataLink::IPV4);
-                if let Some((key, payload)) = tcp_payload(link, &epb.data) {
-                    if !payload.is_empty() {
-                        if !streams.contains_key(&key) {
-                            order.push(key.clone());
-                        }
-                        streams.entry(key).or_default().extend_from_slice(payload);
+                let link = links
+                    .get(epb.interface_id as usize)
+                    .copied()
+                    .unwrap_or(DataLink::IPV4);
+                if let Some((key, payload)) = tcp_payload(link, &epb.data)
+                    && !payload.is_empty()
+                {
+                    if !streams.contains_key(&key) {
+                        order.push(key.clone());
                     }
+                    streams.entry(key).or_default().extend_from_slice(payload);
                 }
             }
             _ => {}
@@ -153,16 +173,20 @@ fn tcp_payload(link: pcap_file::DataLink, data: &[u8]) -> Option<(String, &[u8])
                 return None;
             }
             let total = usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]));
-            let src = std::net::Ipv4Addr::from(<[u8; 4]>::try_from(ip.get(12..16)?).ok()?).to_string();
-            let dst = std::net::Ipv4Addr::from(<[u8; 4]>::try_from(ip.get(16..20)?).ok()?).to_string();
+            let src =
+                std::net::Ipv4Addr::from(<[u8; 4]>::try_from(ip.get(12..16)?).ok()?).to_string();
+            let dst =
+                std::net::Ipv4Addr::from(<[u8; 4]>::try_from(ip.get(16..20)?).ok()?).to_string();
             (src, dst, ip.get(ihl..total.min(ip.len()))?)
         }
         6 => {
             if *ip.get(6)? != 6 {
                 return None;
             }
-            let src = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(ip.get(8..24)?).ok()?).to_string();
-            let dst = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(ip.get(24..40)?).ok()?).to_string();
+            let src =
+                std::net::Ipv6Addr::from(<[u8; 16]>::try_from(ip.get(8..24)?).ok()?).to_string();
+            let dst =
+                std::net::Ipv6Addr::from(<[u8; 16]>::try_from(ip.get(24..40)?).ok()?).to_string();
             (src, dst, ip.get(40..)?)
         }
         _ => return None,

@@ -42,7 +42,9 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
 }
 
 pub fn code_of_error(e: &anyhow::Error) -> ExitCode {
-    if e.chain().any(|c| c.is::<UsageError>() || c.is::<hilt_core::datafile::DataFileError>()) {
+    if e.chain()
+        .any(|c| c.is::<UsageError>() || c.is::<hilt_core::datafile::DataFileError>())
+    {
         ExitCode::Usage
     } else {
         ExitCode::Infrastructure

@@ -39,7 +39,12 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
         }
         ListWhat::Suites => {
             for s in &registry.suites {
-                println!("{:<10} {:>5} tests  protocol {}", s.name, s.cases.len(), s.protocol);
+                println!(
+                    "{:<10} {:>5} tests  protocol {}",
+                    s.name,
+                    s.cases.len(),
+                    s.protocol
+                );
             }
         }
         ListWhat::Targets => {
@@ -49,7 +54,12 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|(p, s)| format!("{p} {}", s.versions.join("/")))
                     .collect();
-                println!("{:<12} {:<40} {}", t.name, serves.join(", "), path.display());
+                println!(
+                    "{:<12} {:<40} {}",
+                    t.name,
+                    serves.join(", "),
+                    path.display()
+                );
             }
         }
     }

@@ -10,15 +10,15 @@ use crate::exit::usage;
 /// ancestors, or where this binary was built from.
 pub fn root() -> Option<PathBuf> {
     let is_root = |p: &Path| p.join("targets").is_dir() && p.join("suites").is_dir();
-    if let Some(r) = std::env::var_os("HILT_ROOT").map(PathBuf::from) {
-        if is_root(&r) {
-            return Some(r);
-        }
+    if let Some(r) = std::env::var_os("HILT_ROOT").map(PathBuf::from)
+        && is_root(&r)
+    {
+        return Some(r);
     }
-    if let Ok(cwd) = std::env::current_dir() {
-        if let Some(r) = cwd.ancestors().find(|p| is_root(p)) {
-            return Some(r.to_owned());
-        }
+    if let Ok(cwd) = std::env::current_dir()
+        && let Some(r) = cwd.ancestors().find(|p| is_root(p))
+    {
+        return Some(r.to_owned());
     }
     let built = Path::new(env!("CARGO_MANIFEST_DIR"));
     built.ancestors().find(|p| is_root(p)).map(Path::to_owned)
@@ -39,7 +39,10 @@ pub fn all_targets() -> anyhow::Result<Vec<(PathBuf, TargetFile)>> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "yaml") && p.parent().is_some_and(|d| d.ends_with("brokers") || d.ends_with("servers")) {
+            } else if p.extension().is_some_and(|x| x == "yaml")
+                && p.parent()
+                    .is_some_and(|d| d.ends_with("brokers") || d.ends_with("servers"))
+            {
                 out.push((p.clone(), TargetFile::load(&p)?));
             }
         }
@@ -51,7 +54,11 @@ pub fn all_targets() -> anyhow::Result<Vec<(PathBuf, TargetFile)>> {
 /// Resolves `--target NAME|FILE`.
 pub fn target(spec: &str) -> anyhow::Result<TargetFile> {
     let as_path = Path::new(spec);
-    if as_path.extension().is_some_and(|x| x == "yaml" || x == "yml") || as_path.is_file() {
+    if as_path
+        .extension()
+        .is_some_and(|x| x == "yaml" || x == "yml")
+        || as_path.is_file()
+    {
         return Ok(TargetFile::load(as_path)?);
     }
     let all = all_targets()?;
@@ -61,6 +68,10 @@ pub fn target(spec: &str) -> anyhow::Result<TargetFile> {
     let known: Vec<&str> = all.iter().map(|(_, t)| t.name.as_str()).collect();
     Err(usage(format!(
         "no target named `{spec}`; known targets: {} (or give a path to a target file, or `external` with --url)",
-        if known.is_empty() { "none found — run hilt from the project folder or set HILT_ROOT".to_owned() } else { known.join(", ") }
+        if known.is_empty() {
+            "none found — run hilt from the project folder or set HILT_ROOT".to_owned()
+        } else {
+            known.join(", ")
+        }
     )))
 }

@@ -17,7 +17,10 @@ use crate::exit::ExitCode;
 
 /// `hilt list … | head` must end quietly when the pipe closes, as Unix tools do, instead
 /// of panicking on the failed write: restore the default SIGPIPE action Rust ignores.
-#[expect(unsafe_code, reason = "setting a signal disposition has no safe wrapper in std")]
+#[expect(
+    unsafe_code,
+    reason = "setting a signal disposition has no safe wrapper in std"
+)]
 fn restore_sigpipe() {
     // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid
     // disposition for SIGPIPE.
@@ -36,7 +39,10 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("hilt: failed to start the async runtime: {e}");

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use hilt_net::interposer::{parse_fault_script, run_proxy};
 
 use crate::args::ProxyArgs;
-use crate::exit::{usage, ExitCode};
+use crate::exit::{ExitCode, usage};
 
 pub async fn proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     if args.help_faults {
@@ -21,13 +21,16 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     };
     let rules = match &args.faults {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| usage(format!("{}: {e}", path.display())))?;
             parse_fault_script(&text).map_err(|e| usage(format!("{}:{e}", path.display())))?
         }
         None => Vec::new(),
     };
     // The final counts are printed as the proxy's last log line.
-    run_proxy(listen, upstream, Arc::clone(&suite.framer), rules, |line| println!("{line}")).await?;
+    run_proxy(listen, upstream, Arc::clone(&suite.framer), rules, |line| {
+        println!("{line}")
+    })
+    .await?;
     Ok(ExitCode::Ok)
 }
-

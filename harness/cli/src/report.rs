@@ -5,10 +5,14 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::args::ReportArgs;
-use crate::exit::{usage, ExitCode};
+use crate::exit::{ExitCode, usage};
 
 fn results_path(p: &Path) -> PathBuf {
-    if p.is_dir() { p.join("results.json") } else { p.to_owned() }
+    if p.is_dir() {
+        p.join("results.json")
+    } else {
+        p.to_owned()
+    }
 }
 
 pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
@@ -16,14 +20,20 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     for r in &args.runs {
         let path = results_path(r);
         if !path.exists() {
-            return Err(usage(format!("{}: no results.json there (is it a hilt run folder?)", r.display())));
+            return Err(usage(format!(
+                "{}: no results.json there (is it a hilt run folder?)",
+                r.display()
+            )));
         }
         runs.push(hilt_reports::json::read(&path)?);
     }
     let mut merged = runs.remove(0);
     for other in runs {
         // Side by side: each run's targets keep their names, suffixed by run when they clash.
-        let clash = other.targets.iter().any(|t| merged.targets.iter().any(|m| m.name == t.name));
+        let clash = other
+            .targets
+            .iter()
+            .any(|t| merged.targets.iter().any(|m| m.name == t.name));
         for mut t in other.targets {
             if clash {
                 t.name = format!("{}@{}", t.name, other.run_id);
@@ -56,7 +66,8 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
         .output
         .clone()
         .unwrap_or_else(|| results_path(&args.runs[0]).with_file_name("report.html"));
-    hilt_reports::html::write(&out, &merged).with_context(|| format!("failed to write {}", out.display()))?;
+    hilt_reports::html::write(&out, &merged)
+        .with_context(|| format!("failed to write {}", out.display()))?;
     println!("{}", out.display());
     Ok(ExitCode::Ok)
 }

@@ -15,7 +15,7 @@ use hilt_runner::{RunConfig, TargetRequest};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{BackendArg, RunArgs};
-use crate::exit::{usage, ExitCode};
+use crate::exit::{ExitCode, usage};
 use crate::locate;
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -27,7 +27,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     for s in &args.suites {
         if registry.suite(s).is_none() {
             let known: Vec<&str> = registry.suites.iter().map(|s| s.name).collect();
-            return Err(usage(format!("no suite named `{s}`; known suites: {}", known.join(", "))));
+            return Err(usage(format!(
+                "no suite named `{s}`; known suites: {}",
+                known.join(", ")
+            )));
         }
         plan.select.push(Selector {
             suite: Some(s.clone()),
@@ -35,7 +38,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         });
     }
     if plan.select.is_empty() && args.plan.is_none() && args.select.is_empty() {
-        return Err(usage("say what to run: --suite NAME, --plan FILE or --select GLOB (see `hilt list suites`)"));
+        return Err(usage(
+            "say what to run: --suite NAME, --plan FILE or --select GLOB (see `hilt list suites`)",
+        ));
     }
     let mut tests = registry.select(&plan);
     if !args.select.is_empty() {
@@ -59,9 +64,15 @@ async fn run_selected(
         eprintln!("hilt: the selection matched no test (see `hilt list tests`)");
         return Ok(ExitCode::NothingSelected);
     }
-    let target_names = if args.targets.is_empty() { plan.targets.clone() } else { args.targets.clone() };
+    let target_names = if args.targets.is_empty() {
+        plan.targets.clone()
+    } else {
+        args.targets.clone()
+    };
     if target_names.is_empty() {
-        return Err(usage("name a target: --target mosquitto (see `hilt list targets`)"));
+        return Err(usage(
+            "name a target: --target mosquitto (see `hilt list targets`)",
+        ));
     }
     let mut targets = Vec::new();
     for name in &target_names {
@@ -74,8 +85,12 @@ async fn run_selected(
     }
 
     let run_id = run_id();
-    let run_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("hilt-out").join(&run_id));
-    std::fs::create_dir_all(&run_dir).with_context(|| format!("failed to create the run folder {}", run_dir.display()))?;
+    let run_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("hilt-out").join(&run_id));
+    std::fs::create_dir_all(&run_dir)
+        .with_context(|| format!("failed to create the run folder {}", run_dir.display()))?;
     let run_dir = run_dir.canonicalize().unwrap_or(run_dir);
 
     hilt_peers::install_cleanup_handlers();
@@ -84,7 +99,9 @@ async fn run_selected(
         let cancel = cancel.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nhilt: interrupted — stopping targets and writing partial results (Ctrl-C again to abort)");
+                eprintln!(
+                    "\nhilt: interrupted — stopping targets and writing partial results (Ctrl-C again to abort)"
+                );
                 cancel.cancel();
                 if tokio::signal::ctrl_c().await.is_ok() {
                     hilt_peers::kill_all_launched();
@@ -153,8 +170,16 @@ fn exit_code(results: &RunResults) -> ExitCode {
     if results.controls {
         // Every control must make its test fail; anything else means a test that
         // cannot fail (or a control that could not run).
-        let not_failed = results.results.iter().filter(|r| r.verdict != Verdict::Fail).count();
-        return if not_failed == 0 { ExitCode::Ok } else { ExitCode::TestsFailed };
+        let not_failed = results
+            .results
+            .iter()
+            .filter(|r| r.verdict != Verdict::Fail)
+            .count();
+        return if not_failed == 0 {
+            ExitCode::Ok
+        } else {
+            ExitCode::TestsFailed
+        };
     }
     if c.fail > 0 {
         ExitCode::TestsFailed
@@ -165,15 +190,22 @@ fn exit_code(results: &RunResults) -> ExitCode {
     }
 }
 
-fn external_target(args: &RunArgs, tests: &[(Arc<hilt_runner::Suite>, hilt_runner::TestCase)]) -> anyhow::Result<TargetFile> {
+fn external_target(
+    args: &RunArgs,
+    tests: &[(Arc<hilt_runner::Suite>, hilt_runner::TestCase)],
+) -> anyhow::Result<TargetFile> {
     if args.url.is_empty() {
-        return Err(usage("--target external needs --url, e.g. --url mqtt://127.0.0.1:1883"));
+        return Err(usage(
+            "--target external needs --url, e.g. --url mqtt://127.0.0.1:1883",
+        ));
     }
     let mut serves = BTreeMap::new();
     let mut urls = BTreeMap::new();
     for u in &args.url {
         let Some((scheme, _)) = u.split_once("://") else {
-            return Err(usage(format!("--url `{u}`: expected SCHEME://HOST:PORT, e.g. mqtt://127.0.0.1:1883")));
+            return Err(usage(format!(
+                "--url `{u}`: expected SCHEME://HOST:PORT, e.g. mqtt://127.0.0.1:1883"
+            )));
         };
         serves.insert(
             scheme.to_owned(),
@@ -186,7 +218,10 @@ fn external_target(args: &RunArgs, tests: &[(Arc<hilt_runner::Suite>, hilt_runne
     }
     let capabilities = match &args.capabilities {
         Some(c) => c.iter().cloned().collect(),
-        None => tests.iter().flat_map(|(_, c)| c.needs.iter().map(|n| n.to_string())).collect(),
+        None => tests
+            .iter()
+            .flat_map(|(_, c)| c.needs.iter().map(|n| n.to_string()))
+            .collect(),
     };
     let t = TargetFile {
         name: "external".into(),
@@ -213,12 +248,22 @@ fn run_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("{}-{}-{:04x}", &compact[..8], &compact[8..], (nanos ^ std::process::id()) & 0xffff)
+    format!(
+        "{}-{}-{:04x}",
+        &compact[..8],
+        &compact[8..],
+        (nanos ^ std::process::id()) & 0xffff
+    )
 }
 
 fn environment() -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
-    env.insert("cores".into(), std::thread::available_parallelism().map(|n| n.to_string()).unwrap_or_default());
+    env.insert(
+        "cores".into(),
+        std::thread::available_parallelism()
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
+    );
     if let Ok(k) = std::fs::read_to_string("/proc/sys/kernel/osrelease") {
         env.insert("kernel".into(), k.trim().to_owned());
     }

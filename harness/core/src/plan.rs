@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::datafile::{read_yaml, DataFileError};
+use crate::datafile::{DataFileError, read_yaml};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -96,7 +96,11 @@ mod test {
             "select:\n  - id: 'mqtt.v5.*'\n  - tag: retain\nexclude:\n  - id: '*.slow'\n",
         )
         .unwrap();
-        let t = |id, tags| Selectable { id, suite: "mqtt", tags };
+        let t = |id, tags| Selectable {
+            id,
+            suite: "mqtt",
+            tags,
+        };
         assert!(plan.selects(&t("mqtt.v5.connect.a", &[])));
         assert!(plan.selects(&t("mqtt.v311.x", &["retain"])));
         assert!(!plan.selects(&t("mqtt.v311.x", &[])));

@@ -55,6 +55,9 @@ pub struct StatementCoverage {
 
 impl DocCoverage {
     pub fn covered(&self) -> usize {
-        self.statements.iter().filter(|s| !s.tests.is_empty()).count()
+        self.statements
+            .iter()
+            .filter(|s| !s.tests.is_empty())
+            .count()
     }
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::capability::CapabilitySet;
-use crate::datafile::{read_yaml, DataFileError};
+use crate::datafile::{DataFileError, read_yaml};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -14,12 +14,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use hilt_core::Direction;
+use pcap_file::DataLink;
+use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
 use pcap_file::pcapng::blocks::interface_description::{
     InterfaceDescriptionBlock, InterfaceDescriptionOption,
 };
-use pcap_file::pcapng::PcapNgWriter;
-use pcap_file::DataLink;
 
 use crate::record::{ConnInfo, Recorder};
 
@@ -45,9 +45,9 @@ pub fn write_trace(path: &Path, recorder: &Recorder, origin_us: u64) -> io::Resu
         .collect::<Vec<_>>()
         .join("; ");
     idb.options
-        .push(InterfaceDescriptionOption::IfDescription(Cow::Owned(format!(
-            "hilt recording ({description})"
-        ))));
+        .push(InterfaceDescriptionOption::IfDescription(Cow::Owned(
+            format!("hilt recording ({description})"),
+        )));
     w.write_pcapng_block(idb).map_err(io::Error::other)?;
 
     let mut flows: Vec<Flow> = conns.iter().map(Flow::new).collect();
@@ -60,7 +60,9 @@ pub fn write_trace(path: &Path, recorder: &Recorder, origin_us: u64) -> io::Resu
             data: Cow::Owned(pkt),
             options: vec![],
         };
-        w.write_pcapng_block(epb).map(|_| ()).map_err(io::Error::other)
+        w.write_pcapng_block(epb)
+            .map(|_| ())
+            .map_err(io::Error::other)
     };
     let first_t = |conn: u32| {
         chunks
@@ -143,7 +145,13 @@ impl Flow {
                 TCP_SYN | TCP_ACK,
                 &[],
             ),
-            self.segment(Direction::Sent, self.seq_tester, self.seq_peer, TCP_ACK, &[]),
+            self.segment(
+                Direction::Sent,
+                self.seq_tester,
+                self.seq_peer,
+                TCP_ACK,
+                &[],
+            ),
         ]
     }
 
@@ -263,7 +271,11 @@ mod test {
             TCP_ACK,
             b"hello",
         );
-        assert_eq!(checksum(&p[..20], 0), 0, "header with its checksum sums to zero");
+        assert_eq!(
+            checksum(&p[..20], 0),
+            0,
+            "header with its checksum sums to zero"
+        );
         assert_eq!(p.len(), 45);
         assert_eq!(u16::from_be_bytes([p[22], p[23]]), 1883);
     }

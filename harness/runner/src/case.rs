@@ -88,7 +88,10 @@ pub struct Control {
 }
 
 impl Control {
-    pub fn new(what: impl Into<String>, rules: impl Fn() -> Vec<Rule> + Send + Sync + 'static) -> Self {
+    pub fn new(
+        what: impl Into<String>,
+        rules: impl Fn() -> Vec<Rule> + Send + Sync + 'static,
+    ) -> Self {
         Control {
             what: what.into(),
             rules: Arc::new(rules),
@@ -134,7 +137,12 @@ impl fmt::Debug for TestCase {
 }
 
 impl TestCase {
-    pub fn new<F, Fut>(suite: &'static str, id: impl Into<String>, title: impl Into<String>, body: F) -> Self
+    pub fn new<F, Fut>(
+        suite: &'static str,
+        id: impl Into<String>,
+        title: impl Into<String>,
+        body: F,
+    ) -> Self
     where
         F: Fn(Ctx) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Outcome> + Send + 'static,

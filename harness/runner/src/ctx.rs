@@ -142,7 +142,16 @@ impl Ctx {
     }
 
     /// Fails with `rule` unless `cond` holds.
-    pub fn ensure(&self, cond: bool, rule: SpecRef, message: impl FnOnce() -> String) -> Result<(), Failure> {
-        if cond { Ok(()) } else { Err(Failure::fail(rule, message())) }
+    pub fn ensure(
+        &self,
+        cond: bool,
+        rule: SpecRef,
+        message: impl FnOnce() -> String,
+    ) -> Result<(), Failure> {
+        if cond {
+            Ok(())
+        } else {
+            Err(Failure::fail(rule, message()))
+        }
     }
 }

@@ -57,34 +57,61 @@ pub fn dissect(recorder: &Recorder, framers: &FramerFactory) -> Vec<TraceFrame> 
                 Ok(Decoded::NeedMore(_)) => break,
                 Err(why) => {
                     side.lost = true;
-                    complete.push(opaque(chunk.t_us, chunk.conn, chunk.dir, &side.buf, Some(why)));
+                    complete.push(opaque(
+                        chunk.t_us,
+                        chunk.conn,
+                        chunk.dir,
+                        &side.buf,
+                        Some(why),
+                    ));
                     side.buf.clear();
                     break;
                 }
             }
         }
+        // The other direction's framer must see these frames even if that direction
+        // has sent nothing yet: MQTT's CONNECT sets how the broker's replies parse.
         let other = (chunk.conn, chunk.dir != Direction::Sent);
+        let peer = sides.entry(other).or_insert_with(|| Side {
+            framer: framers(),
+            buf: Vec::new(),
+            lost: false,
+        });
         for (bytes, frame) in complete {
-            if let Some(peer) = sides.get_mut(&other) {
-                peer.framer.observe_peer(&bytes);
-            }
+            peer.framer.observe_peer(&bytes);
             out.push(frame);
         }
     }
     // Bytes left over never formed a whole frame: the stream ended inside one.
-    let mut rest: Vec<_> = sides.into_iter().filter(|(_, s)| !s.buf.is_empty()).collect();
+    let mut rest: Vec<_> = sides
+        .into_iter()
+        .filter(|(_, s)| !s.buf.is_empty())
+        .collect();
     rest.sort_by_key(|(k, _)| *k);
     let end = recorder.now_us();
     for ((conn, sent), side) in rest {
-        let dir = if sent { Direction::Sent } else { Direction::Received };
+        let dir = if sent {
+            Direction::Sent
+        } else {
+            Direction::Received
+        };
         let mut f = opaque(end, conn, dir, &side.buf, None).1;
-        f.summary = format!("incomplete frame: {} bytes before the stream ended", side.buf.len());
+        f.summary = format!(
+            "incomplete frame: {} bytes before the stream ended",
+            side.buf.len()
+        );
         out.push(f);
     }
     out
 }
 
-fn opaque(t_us: u64, conn: u32, dir: Direction, bytes: &[u8], why: Option<String>) -> (Vec<u8>, TraceFrame) {
+fn opaque(
+    t_us: u64,
+    conn: u32,
+    dir: Direction,
+    bytes: &[u8],
+    why: Option<String>,
+) -> (Vec<u8>, TraceFrame) {
     (
         bytes.to_vec(),
         TraceFrame {
@@ -100,8 +127,10 @@ fn opaque(t_us: u64, conn: u32, dir: Direction, bytes: &[u8], why: Option<String
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }

@@ -14,4 +14,4 @@ pub mod run;
 pub use case::{Control, Failure, Isolation, Outcome, Suite, TestBody, TestCase};
 pub use ctx::Ctx;
 pub use registry::Registry;
-pub use run::{run, EventSink, RunConfig, RunOutput, TargetRequest};
+pub use run::{EventSink, RunConfig, RunOutput, TargetRequest, run};

@@ -24,7 +24,9 @@ impl Registry {
 
     /// Every test, with its suite.
     pub fn all(&self) -> impl Iterator<Item = (&Arc<Suite>, &TestCase)> {
-        self.suites.iter().flat_map(|s| s.cases.iter().map(move |c| (s, c)))
+        self.suites
+            .iter()
+            .flat_map(|s| s.cases.iter().map(move |c| (s, c)))
     }
 
     /// The tests a plan selects, in registration order.

@@ -11,8 +11,8 @@ use hilt_core::event::{Counts, TargetInfo};
 use hilt_core::id::SpecRefOwned;
 use hilt_core::target::TargetFile;
 use hilt_core::{Event, TestResult, Timestamp, Verdict};
-use hilt_net::interposer::Interposer;
 use hilt_net::Recorder;
+use hilt_net::interposer::Interposer;
 use hilt_peers::{Backend, LaunchOptions};
 use tokio::sync::{Mutex, RwLock, Semaphore};
 use tokio::task::JoinSet;
@@ -155,7 +155,12 @@ async fn run_target(
             let results = tests
                 .iter()
                 .map(|(_, case)| {
-                    let r = unrun(&name, case, Verdict::Error, format!("target `{name}` did not start: {error}"));
+                    let r = unrun(
+                        &name,
+                        case,
+                        Verdict::Error,
+                        format!("target `{name}` did not start: {error}"),
+                    );
                     sink(&Event::TestFinished {
                         result: Box::new(r.clone()),
                     });
@@ -233,7 +238,12 @@ fn unrun(target: &str, case: &TestCase, verdict: Verdict, message: String) -> Te
         target: target.to_owned(),
         title: case.title.clone(),
         verdict,
-        covers: case.covers.iter().copied().map(SpecRefOwned::from).collect(),
+        covers: case
+            .covers
+            .iter()
+            .copied()
+            .map(SpecRefOwned::from)
+            .collect(),
         rule: None,
         message: Some(message),
         deviation: None,
@@ -260,13 +270,28 @@ async fn run_case(
         r
     };
     if !target.file.serves.contains_key(suite.protocol) {
-        return finish(unrun(name, case, Verdict::Skip, format!("target does not serve {}", suite.protocol)));
+        return finish(unrun(
+            name,
+            case,
+            Verdict::Skip,
+            format!("target does not serve {}", suite.protocol),
+        ));
     }
     if let Some(missing) = target.file.capabilities.first_missing(&case.needs) {
-        return finish(unrun(name, case, Verdict::Skip, format!("target does not declare capability `{missing}`")));
+        return finish(unrun(
+            name,
+            case,
+            Verdict::Skip,
+            format!("target does not declare capability `{missing}`"),
+        ));
     }
     if cfg.controls && case.control.is_none() {
-        return finish(unrun(name, case, Verdict::Error, "test has no negative control".into()));
+        return finish(unrun(
+            name,
+            case,
+            Verdict::Error,
+            "test has no negative control".into(),
+        ));
     }
 
     let _slot = tokio::select! {
@@ -295,23 +320,39 @@ async fn run_case(
         }
     }
     let Some(mut r) = last else {
-        return finish(unrun(name, case, Verdict::Skip, "run interrupted before this test".into()));
+        return finish(unrun(
+            name,
+            case,
+            Verdict::Skip,
+            "run interrupted before this test".into(),
+        ));
     };
     r.attempts = history.len() as u32;
     if r.verdict == Verdict::Pass && history.len() > 1 {
         r.verdict = Verdict::Flaky;
-        r.message = Some(format!("passed on attempt {} after {:?}", history.len(), &history[..history.len() - 1]));
+        r.message = Some(format!(
+            "passed on attempt {} after {:?}",
+            history.len(),
+            &history[..history.len() - 1]
+        ));
     }
-    if !cfg.controls && r.verdict == Verdict::Fail {
-        if let Some(dev) = target.file.deviation_for(case.id.as_str()) {
-            r.verdict = Verdict::Xfail;
-            r.deviation = Some(dev.reason.clone());
-        }
+    if !cfg.controls
+        && r.verdict == Verdict::Fail
+        && let Some(dev) = target.file.deviation_for(case.id.as_str())
+    {
+        r.verdict = Verdict::Xfail;
+        r.deviation = Some(dev.reason.clone());
     }
     finish(r)
 }
 
-async fn attempt_once(target: &TargetState, suite: &Suite, case: &TestCase, cfg: &RunConfig, attempt: u32) -> TestResult {
+async fn attempt_once(
+    target: &TargetState,
+    suite: &Suite,
+    case: &TestCase,
+    cfg: &RunConfig,
+    attempt: u32,
+) -> TestResult {
     let _exclusive_read;
     let _exclusive_write;
     match case.isolation {
@@ -324,27 +365,33 @@ async fn attempt_once(target: &TargetState, suite: &Suite, case: &TestCase, cfg:
     // In a control run, the suite's endpoint is replaced by an interposer applying the
     // control's faults in front of the real target.
     let mut interposer = None;
-    if cfg.controls {
-        if let (Some(control), Some(upstream)) = (&case.control, target.endpoints.get(suite.protocol)) {
-            match Interposer::start(
-                "127.0.0.1:0".parse().expect("literal address"),
-                *upstream,
-                Arc::clone(&suite.framer),
-                (control.rules)(),
-                None,
-                suite.well_known_port,
-            )
-            .await
-            {
-                Ok(h) => {
-                    endpoints.insert(suite.protocol.to_owned(), h.local_addr());
-                    interposer = Some(h);
-                }
-                Err(e) => {
-                    let mut r = unrun(&target.file.name, case, Verdict::Error, format!("failed to start the interposer: {e}"));
-                    r.attempts = attempt;
-                    return r;
-                }
+    if cfg.controls
+        && let (Some(control), Some(upstream)) =
+            (&case.control, target.endpoints.get(suite.protocol))
+    {
+        match Interposer::start(
+            "127.0.0.1:0".parse().expect("literal address"),
+            *upstream,
+            Arc::clone(&suite.framer),
+            (control.rules)(),
+            None,
+            suite.well_known_port,
+        )
+        .await
+        {
+            Ok(h) => {
+                endpoints.insert(suite.protocol.to_owned(), h.local_addr());
+                interposer = Some(h);
+            }
+            Err(e) => {
+                let mut r = unrun(
+                    &target.file.name,
+                    case,
+                    Verdict::Error,
+                    format!("failed to start the interposer: {e}"),
+                );
+                r.attempts = attempt;
+                return r;
             }
         }
     }
@@ -385,7 +432,9 @@ async fn attempt_once(target: &TargetState, suite: &Suite, case: &TestCase, cfg:
 
     let (verdict, rule, mut message) = match outcome {
         Ok(()) => (Verdict::Pass, None, None),
-        Err(Failure::Fail { rule, message }) => (Verdict::Fail, Some(SpecRefOwned::from(rule)), Some(message)),
+        Err(Failure::Fail { rule, message }) => {
+            (Verdict::Fail, Some(SpecRefOwned::from(rule)), Some(message))
+        }
         Err(Failure::Error { message }) => (Verdict::Error, None, Some(message)),
         Err(Failure::Inconclusive { message }) => (Verdict::Inconclusive, None, Some(message)),
         Err(Failure::Skip { reason }) => (Verdict::Skip, None, Some(reason)),
@@ -394,17 +443,19 @@ async fn attempt_once(target: &TargetState, suite: &Suite, case: &TestCase, cfg:
     // the test's own verdict stands, with the death noted beside it.
     {
         let mut guard = target.running.lock().await;
-        if let Some(running) = guard.as_mut() {
-            if !running.is_alive() {
-                let note = match running.restart().await {
-                    Ok(()) => "the target died during this test and was restarted".to_owned(),
-                    Err(e) => format!("the target died during this test and could not be restarted: {e}"),
-                };
-                message = Some(match message {
-                    Some(m) => format!("{m} ({note})"),
-                    None => note,
-                });
-            }
+        if let Some(running) = guard.as_mut()
+            && !running.is_alive()
+        {
+            let note = match running.restart().await {
+                Ok(()) => "the target died during this test and was restarted".to_owned(),
+                Err(e) => {
+                    format!("the target died during this test and could not be restarted: {e}")
+                }
+            };
+            message = Some(match message {
+                Some(m) => format!("{m} ({note})"),
+                None => note,
+            });
         }
     }
 
@@ -415,7 +466,12 @@ async fn attempt_once(target: &TargetState, suite: &Suite, case: &TestCase, cfg:
         target: target.file.name.clone(),
         title: case.title.clone(),
         verdict,
-        covers: case.covers.iter().copied().map(SpecRefOwned::from).collect(),
+        covers: case
+            .covers
+            .iter()
+            .copied()
+            .map(SpecRefOwned::from)
+            .collect(),
         rule,
         message,
         deviation: None,
@@ -427,11 +483,22 @@ async fn attempt_once(target: &TargetState, suite: &Suite, case: &TestCase, cfg:
     }
 }
 
-fn write_pcap(cfg: &RunConfig, target: &str, case: &TestCase, attempt: u32, rec: &Recorder, started: Timestamp) -> Option<String> {
+fn write_pcap(
+    cfg: &RunConfig,
+    target: &str,
+    case: &TestCase,
+    attempt: u32,
+    rec: &Recorder,
+    started: Timestamp,
+) -> Option<String> {
     if rec.conns().is_empty() {
         return None;
     }
-    let suffix = if attempt > 1 { format!(".{attempt}") } else { String::new() };
+    let suffix = if attempt > 1 {
+        format!(".{attempt}")
+    } else {
+        String::new()
+    };
     let rel = format!("pcap/{target}/{}{suffix}.pcapng", case.id);
     let path = cfg.run_dir.join(&rel);
     let written = path
@@ -452,7 +519,11 @@ fn write_pcap(cfg: &RunConfig, target: &str, case: &TestCase, attempt: u32, rec:
 fn token(run_id: &str, test: &str, target: &str, attempt: u32) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (run_id, test, target).hash(&mut h);
-    let run: String = run_id.chars().filter(char::is_ascii_alphanumeric).take(4).collect();
+    let run: String = run_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(4)
+        .collect();
     format!("h{run}{:06x}{}", h.finish() & 0xff_ffff, attempt % 10)
 }
 

@@ -2,8 +2,7 @@
 //! pseudo-random and mutated frames through every decoding entry point.
 
 use hilt_wire::mqtt::{
-    MqttFramer, Packet, PublishView, Version, connect_version, decode, dissect, frame_len,
-    frame_len_for,
+    MqttFramer, Packet, PublishView, Version, decode, dissect, frame_len, frame_len_for,
 };
 use hilt_wire::{Decoded, Framer};
 

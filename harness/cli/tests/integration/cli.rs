@@ -6,8 +6,16 @@ use crate::support::{hilt, stderr};
 fn usage_errors_exit_2_and_say_what_to_do() {
     let o = hilt(&["run", "--suite", "mqtt", "--target", "no-such-broker"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("no target named `no-such-broker`"), "{}", stderr(&o));
-    assert!(stderr(&o).contains("mosquitto"), "lists the known targets: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no target named `no-such-broker`"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("mosquitto"),
+        "lists the known targets: {}",
+        stderr(&o)
+    );
 
     let o = hilt(&["run", "--target", "mosquitto"]);
     assert_eq!(o.status.code(), Some(2));
@@ -16,7 +24,13 @@ fn usage_errors_exit_2_and_say_what_to_do() {
 
 #[test]
 fn a_selection_matching_nothing_exits_4() {
-    let o = hilt(&["run", "--select", "nothing.matches.this", "--target", "mosquitto"]);
+    let o = hilt(&[
+        "run",
+        "--select",
+        "nothing.matches.this",
+        "--target",
+        "mosquitto",
+    ]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
 }
 
@@ -25,7 +39,13 @@ fn a_bad_plan_file_names_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("bad.yaml");
     std::fs::write(&plan, "name: bad\nretries: many\n").unwrap();
-    let o = hilt(&["run", "--plan", plan.to_str().unwrap(), "--target", "mosquitto"]);
+    let o = hilt(&[
+        "run",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--target",
+        "mosquitto",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("bad.yaml:2"), "{}", stderr(&o));
 }
@@ -50,7 +70,10 @@ fn list_shows_tests_with_their_statements() {
     let o = hilt(&["list", "tests", "--suite", "mqtt"]);
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("mqtt.v5.connect.clean-start-no-session-present"), "{out}");
+    assert!(
+        out.contains("mqtt.v5.connect.clean-start-no-session-present"),
+        "{out}"
+    );
     assert!(out.contains("MQTT-3.2.2-2"), "{out}");
 }
 
@@ -67,12 +90,30 @@ fn a_target_that_cannot_start_makes_errors_not_failures() {
     .unwrap();
     let out = dir.path().join("run");
     let o = hilt(&[
-        "run", "--suite", "mqtt", "--select", "mqtt.*.connect.*", "--target", target.to_str().unwrap(),
-        "--backend", "process", "--out", out.to_str().unwrap(),
+        "run",
+        "--suite",
+        "mqtt",
+        "--select",
+        "mqtt.*.connect.*",
+        "--target",
+        target.to_str().unwrap(),
+        "--backend",
+        "process",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(stderr(&o).contains("hilt-no-such-broker"), "says which program is missing: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("hilt-no-such-broker"),
+        "says which program is missing: {}",
+        stderr(&o)
+    );
     let r = crate::support::results(&out);
     assert!(!r.results.is_empty());
-    assert!(r.results.iter().all(|t| t.verdict == hilt_core::Verdict::Error), "every test is an error");
+    assert!(
+        r.results
+            .iter()
+            .all(|t| t.verdict == hilt_core::Verdict::Error),
+        "every test is an error"
+    );
 }

@@ -6,7 +6,10 @@ use hilt_core::Verdict;
 use crate::support::{hilt, missing, results, stderr};
 
 fn registered_mqtt_tests() -> usize {
-    hilt_suites::registry().suite("mqtt").map(|s| s.cases.len()).unwrap_or(0)
+    hilt_suites::registry()
+        .suite("mqtt")
+        .map(|s| s.cases.len())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -16,17 +19,48 @@ fn mosquitto_passes_the_mqtt_suite_with_every_artefact_written() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let o = hilt(&["run", "--suite", "mqtt", "--target", "mosquitto", "-j", "8", "--out", out.to_str().unwrap()]);
+    let o = hilt(&[
+        "run",
+        "--suite",
+        "mqtt",
+        "--target",
+        "mosquitto",
+        "-j",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let r = results(&out);
     let bad: Vec<String> = r
         .results
         .iter()
-        .filter(|t| matches!(t.verdict, Verdict::Fail | Verdict::Error | Verdict::Inconclusive))
-        .map(|t| format!("{} {}: {}", t.verdict, t.test, t.message.as_deref().unwrap_or("")))
+        .filter(|t| {
+            matches!(
+                t.verdict,
+                Verdict::Fail | Verdict::Error | Verdict::Inconclusive
+            )
+        })
+        .map(|t| {
+            format!(
+                "{} {}: {}",
+                t.verdict,
+                t.test,
+                t.message.as_deref().unwrap_or("")
+            )
+        })
         .collect();
-    assert!(bad.is_empty(), "unexpected verdicts against Mosquitto:\n{}\n{}", bad.join("\n"), stderr(&o));
+    assert!(
+        bad.is_empty(),
+        "unexpected verdicts against Mosquitto:\n{}\n{}",
+        bad.join("\n"),
+        stderr(&o)
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(r.results.len(), registered_mqtt_tests(), "one result per registered test");
+    assert_eq!(
+        r.results.len(),
+        registered_mqtt_tests(),
+        "one result per registered test"
+    );
     assert!(r.results.iter().any(|t| t.verdict == Verdict::Pass));
     for f in ["events.jsonl", "junit.xml", "report.html"] {
         assert!(out.join(f).is_file(), "{f} written");
@@ -41,7 +75,12 @@ fn mosquitto_passes_the_mqtt_suite_with_every_artefact_written() {
     assert!(html.contains("Coverage by statement"));
     // Re-rendering from the results alone gives a report too.
     let again = dir.path().join("again.html");
-    let o = hilt(&["report", out.to_str().unwrap(), "-o", again.to_str().unwrap()]);
+    let o = hilt(&[
+        "report",
+        out.to_str().unwrap(),
+        "-o",
+        again.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(again.is_file());
 }
@@ -53,14 +92,32 @@ fn every_mqtt_test_fails_against_its_negative_control() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("controls");
-    let o = hilt(&["run", "--suite", "mqtt", "--target", "mosquitto", "-j", "8", "--controls", "--out", out.to_str().unwrap()]);
+    let o = hilt(&[
+        "run",
+        "--suite",
+        "mqtt",
+        "--target",
+        "mosquitto",
+        "-j",
+        "8",
+        "--controls",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let r = results(&out);
     assert!(r.controls);
     let cannot_fail: Vec<String> = r
         .results
         .iter()
         .filter(|t| t.verdict != Verdict::Fail)
-        .map(|t| format!("{} {}: {}", t.verdict, t.test, t.message.as_deref().unwrap_or("")))
+        .map(|t| {
+            format!(
+                "{} {}: {}",
+                t.verdict,
+                t.test,
+                t.message.as_deref().unwrap_or("")
+            )
+        })
         .collect();
     assert!(
         cannot_fail.is_empty(),
@@ -83,19 +140,50 @@ fn rabbitmq_deviations_are_listed_with_evidence() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("rabbit");
-    let o = hilt(&["run", "--suite", "mqtt", "--target", "rabbitmq", "-j", "8", "--out", out.to_str().unwrap()]);
+    let o = hilt(&[
+        "run",
+        "--suite",
+        "mqtt",
+        "--target",
+        "rabbitmq",
+        "-j",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let r = results(&out);
     let unlisted: Vec<String> = r
         .results
         .iter()
         .filter(|t| matches!(t.verdict, Verdict::Fail | Verdict::Error))
-        .map(|t| format!("{} {}: {}", t.verdict, t.test, t.message.as_deref().unwrap_or("")))
+        .map(|t| {
+            format!(
+                "{} {}: {}",
+                t.verdict,
+                t.test,
+                t.message.as_deref().unwrap_or("")
+            )
+        })
         .collect();
-    assert!(unlisted.is_empty(), "RabbitMQ verdicts not explained by its target file:\n{}\n{}", unlisted.join("\n"), stderr(&o));
+    assert!(
+        unlisted.is_empty(),
+        "RabbitMQ verdicts not explained by its target file:\n{}\n{}",
+        unlisted.join("\n"),
+        stderr(&o)
+    );
     for t in r.results.iter().filter(|t| t.verdict == Verdict::Xfail) {
-        assert!(t.deviation.is_some() && t.rule.is_some() && !t.trace.is_empty(), "{}: a deviation shows its reason, rule and packets", t.test);
+        assert!(
+            t.deviation.is_some() && t.rule.is_some() && !t.trace.is_empty(),
+            "{}: a deviation shows its reason, rule and packets",
+            t.test
+        );
     }
     // RabbitMQ 3.10 speaks 3.1.1 only: every 5.0 test is a skip, not a failure.
-    assert!(r.results.iter().filter(|t| t.test.as_str().starts_with("mqtt.v5.")).all(|t| t.verdict == Verdict::Skip));
+    assert!(
+        r.results
+            .iter()
+            .filter(|t| t.test.as_str().starts_with("mqtt.v5."))
+            .all(|t| t.verdict == Verdict::Skip)
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
