@@ -90,7 +90,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
 
-    /// The run folder (default: hilt-out/<run-id>).
+    /// The run folder (default: hilt-out/RUN_ID).
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: Option<PathBuf>,
 

@@ -4,5 +4,6 @@
 //! area.
 
 mod cli;
+mod faults;
 mod mqtt_brokers;
 mod support;
