@@ -187,3 +187,59 @@ fn rabbitmq_deviations_are_listed_with_evidence() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+#[test]
+fn an_external_broker_is_tested_where_it_runs() {
+    if missing("mosquitto") {
+        return;
+    }
+    // A broker hilt did not start: the test starts it on a port it picks.
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let conf = dir.path().join("m.conf");
+    std::fs::write(
+        &conf,
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\n"),
+    )
+    .unwrap();
+    let mut broker = std::process::Command::new("mosquitto")
+        .arg("-c")
+        .arg(&conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let ready = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let out = dir.path().join("run");
+    let o = hilt(&[
+        "run",
+        "--suite",
+        "mqtt",
+        "--select",
+        "mqtt.*.connect.*",
+        "--target",
+        "external",
+        "--url",
+        &url,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let _ = broker.kill();
+    let _ = broker.wait();
+    assert!(ready, "mosquitto started");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = results(&out);
+    assert_eq!(r.targets[0].name, "external");
+    assert!(
+        r.results.iter().all(|t| t.verdict == Verdict::Pass),
+        "connect tests pass against an external Mosquitto"
+    );
+}
