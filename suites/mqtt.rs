@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use hilt_core::SpecRef;
 use hilt_runner::{Suite, TestCase};
-use hilt_wire::mqtt::MqttFramer;
+use hilt_wire::mqtt::{MqttFramer, Version};
 
 pub const SUITE: &str = "mqtt";
 /// IANA's port for MQTT over TCP, written into traces for Wireshark.
@@ -38,6 +38,34 @@ pub const fn v5(id: &'static str) -> SpecRef {
 /// A statement of MQTT 3.1.1.
 pub const fn v311(id: &'static str) -> SpecRef {
     SpecRef::new("mqtt-v3.1.1", id)
+}
+
+/// Both versions, in the order tests are registered.
+pub const VERSIONS: [Version; 2] = [Version::V5, Version::V311];
+
+/// `v5` or `v311`, the version part of a test id.
+pub fn tag(version: Version) -> &'static str {
+    match version {
+        Version::V5 => "v5",
+        Version::V311 => "v311",
+    }
+}
+
+/// The capability every test of `version` needs.
+pub fn cap(version: Version) -> &'static str {
+    match version {
+        Version::V5 => "mqtt.v5",
+        Version::V311 => "mqtt.v3.1.1",
+    }
+}
+
+/// The statement `v5_id` in a 5.0 test, `v311_id` in a 3.1.1 one: the two documents
+/// number the same requirement differently, so each test cites its own.
+pub fn spec(version: Version, v5_id: &'static str, v311_id: &'static str) -> SpecRef {
+    match version {
+        Version::V5 => v5(v5_id),
+        Version::V311 => v311(v311_id),
+    }
 }
 
 pub fn suite() -> Suite {

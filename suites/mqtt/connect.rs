@@ -17,24 +17,7 @@ use super::packets::{connect, retained, subscribe};
 use super::session::{RawNext, Session};
 use super::{SUITE, v5, v311};
 
-pub(super) const VERSIONS: [Version; 2] = [Version::V5, Version::V311];
-
-/// The capability every test of `version` needs.
-pub(super) fn cap(version: Version) -> &'static str {
-    match version {
-        Version::V5 => "mqtt.v5",
-        Version::V311 => "mqtt.v3.1.1",
-    }
-}
-
-/// The statement `v5_id` in a 5.0 test, `v311_id` in a 3.1.1 one: the two documents
-/// number the same requirement differently.
-pub(super) fn rule(version: Version, v5_id: &'static str, v311_id: &'static str) -> SpecRef {
-    match version {
-        Version::V5 => v5(v5_id),
-        Version::V311 => v311(v311_id),
-    }
-}
+pub(super) use super::{VERSIONS, cap, spec};
 
 /// A test of `version` in `area`, with the id `mqtt.<v5|v311>.<area>.<name>`, tagged with
 /// its area and needing its version.
@@ -49,13 +32,14 @@ where
     F: Fn(Ctx) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Outcome> + Send + 'static,
 {
-    let tag = match version {
-        Version::V5 => "v5",
-        Version::V311 => "v311",
-    };
-    TestCase::new(SUITE, format!("mqtt.{tag}.{area}.{name}"), title, body)
-        .tags(&[area])
-        .needs(&[cap(version)])
+    TestCase::new(
+        SUITE,
+        format!("mqtt.{}.{area}.{name}", super::tag(version)),
+        title,
+        body,
+    )
+    .tags(&[area])
+    .needs(&[cap(version)])
 }
 
 /// `c` as `version` writes it.
@@ -120,7 +104,7 @@ async fn refused(
     what: &str,
 ) -> Outcome {
     let within = s.response_timeout();
-    let session_present_rule = rule(s.version, "MQTT-3.2.2-6", "MQTT-3.2.2-4");
+    let session_present_rule = spec(s.version, "MQTT-3.2.2-6", "MQTT-3.2.2-4");
     match s.next_frame(within).await? {
         RawNext::Frame(f) if f[0] == (PacketType::ConnAck as u8) << 4 && f.len() >= 4 => {
             let (flags, code) = (f[2], f[3]);
@@ -283,7 +267,7 @@ pub fn tests() -> Vec<TestCase> {
 }
 
 fn lifecycle_tests(version: Version) -> Vec<TestCase> {
-    let r = move |v5_id, v311_id| rule(version, v5_id, v311_id);
+    let r = move |v5_id, v311_id| spec(version, v5_id, v311_id);
     let mut t = Vec::new();
 
     // Before CONNECT the broker knows no session to act for: anything else is a protocol

@@ -8,11 +8,12 @@ use hilt_runner::{Failure, TestCase};
 use hilt_wire::mqtt::{ConnAck, Connect, Packet, QoS, Version};
 use tokio::time::Instant;
 
-use super::connect::{VERSIONS, case, rule};
+use super::connect::{VERSIONS, case};
 use super::controls::{self, Control};
 use super::packets::{connect, publish};
 use super::session::{Next, Session, summarize};
 use super::session_state::{delivered, subscribed};
+use super::spec;
 use super::{v5, v311};
 
 /// How long a test that already failed keeps watching for the late close it reports.
@@ -46,9 +47,9 @@ fn keep_alive_becomes(version: Version, keep_alive: u16, what: &str) -> Control 
 pub fn tests() -> Vec<TestCase> {
     let mut t = Vec::new();
     for version in VERSIONS {
-        let close_rule = rule(version, "MQTT-3.1.2-22", "MQTT-3.1.2-24");
+        let close_rule = spec(version, "MQTT-3.1.2-22", "MQTT-3.1.2-24");
         // 5.0 says outright the broker uses the client's Keep Alive when it sends none.
-        let uses_rule = rule(version, "MQTT-3.2.2-22", "MQTT-3.1.2-24");
+        let uses_rule = spec(version, "MQTT-3.2.2-22", "MQTT-3.1.2-24");
         let refs = match version {
             Version::V5 => vec![v5("MQTT-3.1.2-22"), v5("MQTT-3.2.2-22")],
             Version::V311 => vec![v311("MQTT-3.1.2-24")],
@@ -107,7 +108,7 @@ pub fn tests() -> Vec<TestCase> {
             .control(keep_alive_becomes(version, 60, "the broker keeps a silent connection open (it sees Keep Alive 60)")),
         );
 
-        let ping_rule = rule(version, "MQTT-3.12.4-1", "MQTT-3.12.4-1");
+        let ping_rule = spec(version, "MQTT-3.12.4-1", "MQTT-3.12.4-1");
         t.push(
             case(
                 version,
@@ -144,7 +145,7 @@ pub fn tests() -> Vec<TestCase> {
 
         // Keep Alive 0 turns the mechanism off: the connection, and the session with it,
         // must outlast a silence that any timer of about a second would have ended.
-        let alive_rule = rule(version, "MQTT-4.1.0-1", "MQTT-4.1.0-2");
+        let alive_rule = spec(version, "MQTT-4.1.0-1", "MQTT-4.1.0-2");
         t.push(
             case(
                 version,

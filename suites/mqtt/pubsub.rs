@@ -12,42 +12,16 @@ use hilt_wire::mqtt::{
     Subscription, Version,
 };
 
+use super::SUITE;
 use super::controls;
 use super::packets::connect;
 use super::session::{Next, Session, summarize};
-use super::{SUITE, v5, v311};
 
 // ---------------------------------------------------------------------------------------
 // Shared helpers
 // ---------------------------------------------------------------------------------------
 
-/// Both versions, in the order tests are registered.
-pub(super) const VERSIONS: [Version; 2] = [Version::V5, Version::V311];
-
-/// `v5` or `v311`, the version part of a test id.
-pub(super) fn tag(version: Version) -> &'static str {
-    match version {
-        Version::V5 => "v5",
-        Version::V311 => "v311",
-    }
-}
-
-/// The capability every test of `version` needs.
-pub(super) fn cap(version: Version) -> &'static str {
-    match version {
-        Version::V5 => "mqtt.v5",
-        Version::V311 => "mqtt.v3.1.1",
-    }
-}
-
-/// The statement of `version`'s document: the two documents number the same rule
-/// differently, so each test cites its own.
-pub(super) fn spec(version: Version, v5_id: &'static str, v311_id: &'static str) -> SpecRef {
-    match version {
-        Version::V5 => v5(v5_id),
-        Version::V311 => v311(v311_id),
-    }
-}
+pub(super) use super::{VERSIONS, cap, spec, tag};
 
 /// A PUBLISH from the client; `packet_id` is ignored at QoS 0, which carries none.
 pub(super) fn message(topic: &str, payload: &[u8], qos: QoS, packet_id: u16) -> Publish {

@@ -16,10 +16,11 @@ use hilt_wire::mqtt::{
 };
 use tokio::time::Instant;
 
-use super::connect::{VERSIONS, case, rule};
+use super::connect::{VERSIONS, case};
 use super::controls::{self, Control};
 use super::packets::{ack, connect, disconnect, publish, subscribe};
 use super::session::{Next, Session, summarize};
+use super::spec;
 use super::{v5, v311};
 
 /// The slack given to the broker's timers (session expiry, will delay) beyond the
@@ -45,7 +46,7 @@ pub(super) async fn subscribed(
     qos: QoS,
 ) -> Result<(), Failure> {
     s.send(&subscribe(packet_id, filter, qos)).await?;
-    let rule = rule(s.version, "MQTT-3.8.4-1", "MQTT-3.8.4-1");
+    let rule = spec(s.version, "MQTT-3.8.4-1", "MQTT-3.8.4-1");
     let codes = s
         .wait_for(rule, "SUBACK", s.response_timeout(), |p| match p {
             Packet::SubAck(a) if a.packet_id == packet_id => Some(a.codes.clone()),
@@ -115,7 +116,7 @@ pub(super) async fn publish_from(
     let (mut p, _) = Session::connected(ctx, version, connect(&ctx.unique("p"))).await?;
     p.send(&publish(topic, payload, QoS::AtMostOnce, None))
         .await?;
-    p.barrier(rule(version, "MQTT-3.12.4-1", "MQTT-3.12.4-1"))
+    p.barrier(spec(version, "MQTT-3.12.4-1", "MQTT-3.12.4-1"))
         .await?;
     leave(p).await;
     Ok(())
@@ -168,7 +169,7 @@ fn session_expiry_becomes(expiry: u32, what: &str) -> Control {
 pub fn tests() -> Vec<TestCase> {
     let mut t = Vec::new();
     for version in VERSIONS {
-        let r = move |v5_id, v311_id| rule(version, v5_id, v311_id);
+        let r = move |v5_id, v311_id| spec(version, v5_id, v311_id);
 
         let new_rule = r("MQTT-3.2.2-3", "MQTT-3.2.2-3");
         let present_rule = r("MQTT-3.2.2-3", "MQTT-3.2.2-2");
@@ -232,7 +233,7 @@ pub fn tests() -> Vec<TestCase> {
                     leave(s).await;
 
                     let (mut p, _) = Session::connected(&ctx, version, connect(&ctx.unique("p"))).await?;
-                    let acked = rule(version, "MQTT-3.3.4-1", "MQTT-3.3.4-1");
+                    let acked = spec(version, "MQTT-3.3.4-1", "MQTT-3.3.4-1");
                     p.send(&publish(&topic, b"one", QoS::AtLeastOnce, Some(1))).await?;
                     p.expect(acked, "PUBACK", |m| matches!(m, Packet::PubAck(a) if a.packet_id == 1).then_some(())).await?;
                     p.send(&publish(&topic, b"two", QoS::ExactlyOnce, Some(2))).await?;
@@ -385,7 +386,7 @@ pub fn tests() -> Vec<TestCase> {
                     leave(s).await;
                     let (mut p, _) = Session::connected(&ctx, version, connect(&ctx.unique("p"))).await?;
                     p.send(&publish(&topic, b"before restart", QoS::AtLeastOnce, Some(1))).await?;
-                    let acked = rule(version, "MQTT-3.3.4-1", "MQTT-3.3.4-1");
+                    let acked = spec(version, "MQTT-3.3.4-1", "MQTT-3.3.4-1");
                     p.expect(acked, "PUBACK", |m| matches!(m, Packet::PubAck(_)).then_some(())).await?;
                     leave(p).await;
 

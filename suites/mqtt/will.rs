@@ -12,13 +12,14 @@ use hilt_wire::mqtt::{
 };
 use tokio::time::Instant;
 
-use super::connect::{VERSIONS, case, rule};
+use super::connect::{VERSIONS, case};
 use super::controls::{self, Control};
 use super::packets::{ack, connect, retained};
 use super::session::{Next, Session, summarize};
 use super::session_state::{
     TIMER_GRANULARITY, delivered, end_session, keeping, leave, subscribed, vanish,
 };
+use super::spec;
 use super::{v5, v311};
 
 /// The Will every test gives: binary payload (NUL and 0xFF included) so it is seen to
@@ -106,7 +107,7 @@ fn will_becomes(
 pub fn tests() -> Vec<TestCase> {
     let mut t = Vec::new();
     for version in VERSIONS {
-        let r = move |v5_id, v311_id| rule(version, v5_id, v311_id);
+        let r = move |v5_id, v311_id| spec(version, v5_id, v311_id);
 
         let published = r("MQTT-3.1.2-8", "MQTT-3.1.2-8");
         let not_retained = r("MQTT-3.1.2-14", "MQTT-3.1.2-16");
