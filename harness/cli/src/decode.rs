@@ -1,10 +1,13 @@
 //! `hilt decode`: frames from hex, a binary file or a pcapng trace, with every rule each
 //! frame breaks.
 
-use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::sync::Arc;
 
-use hilt_wire::{Decoded, Framer};
+use hilt_core::Direction;
+use hilt_net::Recorder;
+use hilt_wire::{Decoded, FramerFactory};
 
 use crate::args::DecodeArgs;
 use crate::exit::{ExitCode, usage};
@@ -15,10 +18,9 @@ pub fn decode(args: DecodeArgs) -> anyhow::Result<ExitCode> {
     let streams: Vec<(String, Vec<u8>)> = if path.is_file() {
         let bytes = std::fs::read(path)?;
         if bytes.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
-            pcapng_streams(&bytes)?
-        } else {
-            vec![(path.display().to_string(), bytes)]
+            return decode_pcapng(&bytes, &framer_for);
         }
+        vec![(path.display().to_string(), bytes)]
     } else {
         vec![("input".to_owned(), parse_hex(&args.input)?)]
     };
@@ -70,9 +72,7 @@ pub fn decode(args: DecodeArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-type MakeFramer = Box<dyn Fn() -> Box<dyn Framer>>;
-
-fn framer_factory(args: &DecodeArgs) -> anyhow::Result<MakeFramer> {
+fn framer_factory(args: &DecodeArgs) -> anyhow::Result<FramerFactory> {
     if args.protocol == "mqtt"
         && let Some(v) = &args.mqtt_version
     {
@@ -81,7 +81,7 @@ fn framer_factory(args: &DecodeArgs) -> anyhow::Result<MakeFramer> {
             "3.1.1" | "4" | "311" => hilt_wire::mqtt::Version::V311,
             other => return Err(usage(format!("--mqtt-version `{other}`: say 3.1.1 or 5"))),
         };
-        return Ok(Box::new(move || {
+        return Ok(Arc::new(move || {
             Box::new(hilt_wire::mqtt::MqttFramer::with_version(version))
         }));
     }
@@ -94,8 +94,7 @@ fn framer_factory(args: &DecodeArgs) -> anyhow::Result<MakeFramer> {
             known.join(", ")
         )));
     };
-    let f = std::sync::Arc::clone(&suite.framer);
-    Ok(Box::new(move || f()))
+    Ok(Arc::clone(&suite.framer))
 }
 
 fn parse_hex(text: &str) -> anyhow::Result<Vec<u8>> {
@@ -121,16 +120,19 @@ fn parse_hex(text: &str) -> anyhow::Result<Vec<u8>> {
         .collect()
 }
 
-/// TCP payloads of a pcapng trace, reassembled per direction of each connection in
-/// capture order (enough for traces without loss, such as hilt's own).
-fn pcapng_streams(bytes: &[u8]) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+/// Decodes every TCP connection of a pcapng trace, both directions together (a
+/// framer learns from the other direction, as MQTT's replies parse by the CONNECT's
+/// version), through the same dissector that writes run reports. Segments are taken in
+/// capture order, which suffices for traces without loss such as hilt's own.
+fn decode_pcapng(bytes: &[u8], framers: &FramerFactory) -> anyhow::Result<ExitCode> {
     use pcap_file::DataLink;
     use pcap_file::pcapng::{Block, PcapNgReader};
     let mut reader =
         PcapNgReader::new(bytes).map_err(|e| usage(format!("not a readable pcapng: {e}")))?;
     let mut links: Vec<DataLink> = Vec::new();
-    let mut streams: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let mut order: Vec<String> = Vec::new();
+    let recorder = Recorder::new();
+    // Each connection by its two ends, with its recorder id; its first sender is the client.
+    let mut conns: Vec<(SocketAddr, SocketAddr, u32)> = Vec::new();
     while let Some(block) = reader.next_block() {
         let block = block.map_err(|e| usage(format!("corrupt pcapng: {e}")))?;
         match block {
@@ -140,25 +142,55 @@ fn pcapng_streams(bytes: &[u8]) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
                     .get(epb.interface_id as usize)
                     .copied()
                     .unwrap_or(DataLink::IPV4);
-                if let Some((key, payload)) = tcp_payload(link, &epb.data)
-                    && !payload.is_empty()
-                {
-                    if !streams.contains_key(&key) {
-                        order.push(key.clone());
+                let Some((src, dst, payload)) = tcp_payload(link, &epb.data) else {
+                    continue;
+                };
+                let found = conns
+                    .iter()
+                    .find(|(a, b, _)| (*a, *b) == (src, dst) || (*a, *b) == (dst, src))
+                    .copied();
+                let (client, _, id) = match found {
+                    Some(c) => c,
+                    None => {
+                        let id = recorder.open(src, dst, None);
+                        conns.push((src, dst, id));
+                        (src, dst, id)
                     }
-                    streams.entry(key).or_default().extend_from_slice(payload);
-                }
+                };
+                let dir = if src == client {
+                    Direction::Sent
+                } else {
+                    Direction::Received
+                };
+                recorder.record(id, dir, payload);
             }
             _ => {}
         }
     }
-    Ok(order
-        .into_iter()
-        .filter_map(|k| streams.remove(&k).map(|v| (k, v)))
-        .collect())
+    let frames = hilt_runner::dissect::dissect(&recorder, framers);
+    let mut malformed = false;
+    for (client, server, id) in &conns {
+        println!("== {client} <-> {server}");
+        for f in frames.iter().filter(|f| f.conn == *id) {
+            let arrow = match f.dir {
+                Direction::Sent => "->",
+                Direction::Received => "<-",
+            };
+            println!("  {arrow} {}", f.summary);
+            for p in &f.problems {
+                println!("        ! {p}");
+                malformed = true;
+            }
+        }
+    }
+    Ok(if malformed {
+        ExitCode::TestsFailed
+    } else {
+        ExitCode::Ok
+    })
 }
 
-fn tcp_payload(link: pcap_file::DataLink, data: &[u8]) -> Option<(String, &[u8])> {
+fn tcp_payload(link: pcap_file::DataLink, data: &[u8]) -> Option<(SocketAddr, SocketAddr, &[u8])> {
     use pcap_file::DataLink;
     let ip = match link {
         DataLink::ETHERNET => data.get(14..)?,
@@ -173,20 +205,16 @@ fn tcp_payload(link: pcap_file::DataLink, data: &[u8]) -> Option<(String, &[u8])
                 return None;
             }
             let total = usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]));
-            let src =
-                std::net::Ipv4Addr::from(<[u8; 4]>::try_from(ip.get(12..16)?).ok()?).to_string();
-            let dst =
-                std::net::Ipv4Addr::from(<[u8; 4]>::try_from(ip.get(16..20)?).ok()?).to_string();
+            let src = IpAddr::from(<[u8; 4]>::try_from(ip.get(12..16)?).ok()?);
+            let dst = IpAddr::from(<[u8; 4]>::try_from(ip.get(16..20)?).ok()?);
             (src, dst, ip.get(ihl..total.min(ip.len()))?)
         }
         6 => {
             if *ip.get(6)? != 6 {
                 return None;
             }
-            let src =
-                std::net::Ipv6Addr::from(<[u8; 16]>::try_from(ip.get(8..24)?).ok()?).to_string();
-            let dst =
-                std::net::Ipv6Addr::from(<[u8; 16]>::try_from(ip.get(24..40)?).ok()?).to_string();
+            let src = IpAddr::from(<[u8; 16]>::try_from(ip.get(8..24)?).ok()?);
+            let dst = IpAddr::from(<[u8; 16]>::try_from(ip.get(24..40)?).ok()?);
             (src, dst, ip.get(40..)?)
         }
         _ => return None,
@@ -194,5 +222,9 @@ fn tcp_payload(link: pcap_file::DataLink, data: &[u8]) -> Option<(String, &[u8])
     let sport = u16::from_be_bytes([*tcp.first()?, *tcp.get(1)?]);
     let dport = u16::from_be_bytes([*tcp.get(2)?, *tcp.get(3)?]);
     let off = usize::from(tcp.get(12)? >> 4) * 4;
-    Some((format!("{src}:{sport} -> {dst}:{dport}"), tcp.get(off..)?))
+    Some((
+        SocketAddr::new(src, sport),
+        SocketAddr::new(dst, dport),
+        tcp.get(off..)?,
+    ))
 }

@@ -74,6 +74,20 @@ fn mosquitto_passes_the_mqtt_suite_with_every_artefact_written() {
     for t in r.results.iter().filter_map(|t| t.pcap.as_ref()) {
         assert!(out.join(t).is_file(), "{t} exists");
     }
+    // Each trace decodes again from its pcapng (hilt decode reads what hilt wrote).
+    let pcap = r
+        .results
+        .iter()
+        .find(|t| t.test.as_str() == "mqtt.v5.connect.clean-start-no-session-present")
+        .and_then(|t| t.pcap.clone())
+        .expect("the connect test has a trace");
+    let o = hilt(&["decode", out.join(&pcap).to_str().unwrap()]);
+    let decoded = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{decoded}");
+    assert!(
+        decoded.contains("CONNECT v5.0") && decoded.contains("CONNACK"),
+        "{decoded}"
+    );
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("Verdicts: tests × targets"));
     assert!(html.contains("Coverage by statement"));
