@@ -39,6 +39,10 @@ const SOURCES: &[(&str, &str)] = &[
         "spec/mqtt-v3.1.1.yaml",
         include_str!("spec/mqtt-v3.1.1.yaml"),
     ),
+    (
+        "spec/rpl-rfc6550.yaml",
+        include_str!("spec/rpl-rfc6550.yaml"),
+    ),
 ];
 
 /// All manifests. They are compiled in and checked by the tests, so a parse failure
@@ -112,6 +116,8 @@ mod test {
         assert_eq!(count("mqtt-v5"), Some(251));
         // 139 well-formed ids plus two the specification misprints (kept, see printed_as).
         assert_eq!(count("mqtt-v3.1.1"), Some(141));
+        // hilt's own ids: the rules hilt-wire's RPL codec checks.
+        assert_eq!(count("rpl-rfc6550"), Some(32));
         for m in &all {
             let ids: BTreeSet<&str> = m.statements.iter().map(|s| s.id.as_str()).collect();
             assert_eq!(ids.len(), m.statements.len(), "{}: ids are unique", m.doc);
@@ -142,5 +148,19 @@ mod test {
             "tests cite statements no manifest lists:\n{}",
             bad.join("\n")
         );
+    }
+
+    #[test]
+    fn every_rpl_codec_rule_is_in_its_manifest() {
+        let all = all();
+        for rule in hilt_wire::rpl::Rule::ALL {
+            let r = rule.spec_ref();
+            assert!(
+                all.iter()
+                    .any(|m| m.doc == r.doc && m.statements.iter().any(|s| s.id == r.id)),
+                "{r} is not listed in suites/spec/{}.yaml",
+                r.doc
+            );
+        }
     }
 }

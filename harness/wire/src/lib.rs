@@ -7,5 +7,6 @@
 
 pub mod framing;
 pub mod mqtt;
+pub mod rpl;
 
 pub use framing::{Decoded, FrameMeta, Framer, FramerFactory};
