@@ -95,6 +95,10 @@ impl Packet {
     /// Appends the frame to `out`. Fields a version lacks (properties and reason codes
     /// in 3.1.1) are left out; a CONNECT gets `version`'s protocol level.
     pub fn emit(&self, version: Version, out: &mut Vec<u8>) {
+        // The hot path has its own encoder, which walks the properties once.
+        if let Packet::Publish(p) = self {
+            return p.as_ref().emit(version, out);
+        }
         let body = self.body_len(version);
         out.reserve(1 + varint::encoded_len(body as u32) + body);
         out.push(self.first_byte());
@@ -130,6 +134,15 @@ impl Packet {
 /// the frame's length otherwise; `Err` names the first rule the frame breaks. A CONNECT
 /// is decoded by the protocol level it declares, whatever `version` says.
 pub fn decode(buf: &[u8], version: Version) -> Result<Decoded<Packet>, Violation> {
+    if let Some(done) = Publish::decode_quick(buf, version) {
+        return done.map(|(p, n)| Decoded::Done(Packet::Publish(p), n));
+    }
+    decode_general(buf, version)
+}
+
+/// [`decode`] without the PUBLISH fast path: judges every frame the fast path declines,
+/// and is what the fast path is tested against.
+pub(crate) fn decode_general(buf: &[u8], version: Version) -> Result<Decoded<Packet>, Violation> {
     let header = match FixedHeader::parse(buf, version)? {
         Decoded::Done(h, _) => h,
         Decoded::NeedMore(n) => return Ok(Decoded::NeedMore(n)),

@@ -338,6 +338,7 @@ impl PropertyValue<'_> {
 
 /// Appends a two-byte length and the bytes. Longer than 65 535 bytes is not encodable:
 /// the length is truncated to its low 16 bits and the frame is malformed, as asked.
+#[inline]
 pub(crate) fn write_binary(bytes: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
     out.extend_from_slice(bytes);
@@ -444,6 +445,7 @@ impl Properties {
     }
 
     /// Bytes of the property items, without the Property Length in front.
+    #[inline]
     pub fn body_len(&self) -> usize {
         self.0.iter().map(|p| 1 + p.value().encoded_len()).sum()
     }
@@ -457,6 +459,11 @@ impl Properties {
     /// Writes Property Length and items.
     pub fn emit(&self, out: &mut Vec<u8>) {
         varint::write(self.body_len() as u32, out);
+        self.emit_items(out);
+    }
+
+    /// Writes the items alone, for a caller that wrote the Property Length already.
+    pub(crate) fn emit_items(&self, out: &mut Vec<u8>) {
         for p in &self.0 {
             out.push(p.id() as u8);
             p.value().emit(out);

@@ -17,14 +17,14 @@ pub(crate) struct StrProblem {
 /// The text of a string field if it obeys MQTT's UTF-8 rules, or the first rule it breaks.
 pub(crate) fn check_utf8(bytes: &[u8]) -> Result<&str, StrProblem> {
     match std::str::from_utf8(bytes) {
-        Ok(text) => match text.bytes().position(|b| b == 0) {
-            Some(at) => Err(StrProblem {
-                rule: Rule::Utf8Null,
-                at,
-                detail: "string contains U+0000".into(),
-            }),
-            None => Ok(text),
-        },
+        // `contains` on bytes is the standard library's word-at-a-time search; the
+        // position is only worth finding once we know there is one.
+        Ok(text) if !bytes.contains(&0) => Ok(text),
+        Ok(_) => Err(StrProblem {
+            rule: Rule::Utf8Null,
+            at: bytes.iter().position(|&b| b == 0).unwrap_or_default(),
+            detail: "string contains U+0000".into(),
+        }),
         Err(e) => {
             let at = e.valid_up_to();
             let lead = bytes.get(at).copied();
@@ -45,6 +45,39 @@ pub(crate) fn check_utf8(bytes: &[u8]) -> Result<&str, StrProblem> {
             })
         }
     }
+}
+
+/// Whether `bytes` holds NUL, `+` or `#`: the bytes a Topic Name may not contain (U+0000
+/// and the wildcards are single bytes below 0x80, which in UTF-8 only ever stand for
+/// themselves). Eight bytes at a time with no branch per byte, since every PUBLISH
+/// crosses it; where the byte is, the slow path finds out.
+#[inline]
+pub(crate) fn has_nul_or_wildcard(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Non-zero when some byte of `x` is zero. Borrows can flag a byte above a real
+    // zero byte too, which only matters to a caller asking which byte: we never do.
+    fn zero_byte(x: u64) -> u64 {
+        x.wrapping_sub(ONES) & !x & HIGHS
+    }
+    fn forbidden(word: u64) -> u64 {
+        zero_byte(word)
+            | zero_byte(word ^ (ONES * u64::from(b'+')))
+            | zero_byte(word ^ (ONES * u64::from(b'#')))
+    }
+    let mut words = bytes.chunks_exact(8);
+    let mut found = 0;
+    for word in &mut words {
+        let mut w = [0; 8];
+        w.copy_from_slice(word);
+        found |= forbidden(u64::from_ne_bytes(w));
+    }
+    // The tail, padded with a byte that is none of the three.
+    let mut last = [b'a'; 8];
+    let tail = words.remainder();
+    last[..tail.len()].copy_from_slice(tail);
+    found |= forbidden(u64::from_ne_bytes(last));
+    found != 0
 }
 
 /// The first wildcard in a Topic Name (they are only for filters).
@@ -170,6 +203,26 @@ mod test {
             (Rule::SingleLevelWildcardPlacement, 0)
         );
         assert_eq!(topic_filter_problems("")[0].rule, Rule::TopicFilterEmpty);
+    }
+
+    #[test]
+    fn nul_or_wildcard_agrees_with_a_byte_scan() {
+        // Every length up to three words, each forbidden byte (and bytes near them, and
+        // high bytes whose low bits match) at every position.
+        let probes = [
+            0u8, b'+', b'#', 1, 0x2a, 0x2c, 0x22, 0x24, 0x80, 0xab, 0xa3, 0xff, b'a',
+        ];
+        for len in 0..=24 {
+            for at in 0..len {
+                for &probe in &probes {
+                    let mut bytes = vec![b'x'; len];
+                    bytes[at] = probe;
+                    let want = bytes.iter().any(|&b| b == 0 || b == b'+' || b == b'#');
+                    assert_eq!(has_nul_or_wildcard(&bytes), want, "{bytes:?}");
+                }
+            }
+            assert!(!has_nul_or_wildcard(&vec![0xff; len]));
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub enum VarintRead {
 }
 
 /// Reads a Variable Byte Integer from the front of `buf`; never panics.
+#[inline]
 pub fn read(buf: &[u8]) -> VarintRead {
     let mut value: u32 = 0;
     for (i, &byte) in buf.iter().enumerate().take(4) {
@@ -46,6 +47,7 @@ pub fn read(buf: &[u8]) -> VarintRead {
 
 /// Bytes the shortest encoding of `value` takes (5 for values above [`MAX`], which only
 /// [`write()`] produces, for negative tests).
+#[inline]
 pub const fn encoded_len(value: u32) -> usize {
     match value {
         0..=127 => 1,
@@ -58,6 +60,7 @@ pub const fn encoded_len(value: u32) -> usize {
 
 /// Appends the shortest encoding of `value`. Values above [`MAX`] come out as five
 /// bytes: invalid on the wire, useful to a negative test.
+#[inline]
 pub fn write(mut value: u32, out: &mut Vec<u8>) {
     loop {
         let group = (value & 0x7f) as u8;
