@@ -43,6 +43,19 @@ const SOURCES: &[(&str, &str)] = &[
         "spec/rpl-rfc6550.yaml",
         include_str!("spec/rpl-rfc6550.yaml"),
     ),
+    (
+        "spec/coap-rfc7252.yaml",
+        include_str!("spec/coap-rfc7252.yaml"),
+    ),
+    (
+        "spec/coap-rfc7641.yaml",
+        include_str!("spec/coap-rfc7641.yaml"),
+    ),
+    (
+        "spec/coap-rfc7959.yaml",
+        include_str!("spec/coap-rfc7959.yaml"),
+    ),
+    ("spec/coap-td.yaml", include_str!("spec/coap-td.yaml")),
 ];
 
 /// All manifests. They are compiled in and checked by the tests, so a parse failure
@@ -118,9 +131,25 @@ mod test {
         assert_eq!(count("mqtt-v3.1.1"), Some(141));
         // hilt's own ids: the rules hilt-wire's RPL codec checks.
         assert_eq!(count("rpl-rfc6550"), Some(32));
+        // The 52 non-DTLS test descriptions of the CoAP#4 plugtest.
+        assert_eq!(count("coap-td"), Some(52));
         for m in &all {
             let ids: BTreeSet<&str> = m.statements.iter().map(|s| s.id.as_str()).collect();
             assert_eq!(ids.len(), m.statements.len(), "{}: ids are unique", m.doc);
+        }
+    }
+
+    #[test]
+    fn every_coap_codec_rule_is_in_its_manifest() {
+        let all = all();
+        for rule in hilt_wire::coap::Rule::ALL {
+            let r = rule.spec_ref();
+            assert!(
+                all.iter()
+                    .any(|m| m.doc == r.doc && m.statements.iter().any(|s| s.id == r.id)),
+                "{r} is not listed in suites/spec/{}.yaml",
+                r.doc
+            );
         }
     }
 

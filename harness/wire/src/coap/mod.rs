@@ -1,0 +1,35 @@
+//! CoAP (RFC 7252, with Observe RFC 7641 and block-wise transfers RFC 7959): codec,
+//! dissector and raw builder.
+//!
+//! Two tiers, as in smoltcp: [`Packet`] reads straight from a datagram and never
+//! panics or allocates; [`Message`] is the owned, validated representation with
+//! [`Message::parse`], [`Message::buffer_len`] and [`Message::emit`]. Parsing is strict
+//! and names the first rule a datagram breaks ([`Violation`], ids listed in
+//! `suites/spec/coap-rfc7252.yaml`); [`dissect`] is lenient and names them all.
+//! Unknown options decode to [`OptionNumber::Unknown`] and reserved codes keep their
+//! byte ([`Code`], [`CodeKind::Reserved`]). [`RawMessage`] writes anything, for
+//! negative tests. [`CoapFramer`] treats each datagram as one frame.
+
+mod code;
+mod dissector;
+mod error;
+mod message;
+mod option;
+mod raw;
+mod rules;
+
+pub use code::{Code, CodeKind, MessageType, Method};
+pub use dissector::{CoapFramer, Dissection, dissect, summarize};
+pub use error::Violation;
+pub use message::{
+    MAX_OPTION_VALUE, MAX_TOKEN, Message, OptionIter, PAYLOAD_MARKER, Packet, RawOption, VERSION,
+    decode_lenient, option_problems,
+};
+pub use option::{
+    Block, CoapOption, OptionDef, OptionNumber, ValueFormat, decode_uint, encode_uint, observe,
+};
+pub use raw::RawMessage;
+pub use rules::{RFC7252, RFC7641, RFC7959, Rule};
+
+/// IANA's port for CoAP over UDP.
+pub const COAP_PORT: u16 = 5683;
