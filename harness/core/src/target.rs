@@ -77,6 +77,10 @@ pub struct ProcessLaunch {
     /// Port names that must accept TCP connections before the target counts as ready.
     #[serde(default)]
     pub ready_ports: Vec<String>,
+    /// Port names of UDP CoAP endpoints that must answer a CoAP ping (an Empty CON)
+    /// with a Reset before the target counts as ready: UDP has no connect to probe.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ready_udp_coap: Vec<String>,
     /// How long start-up may take before it is an error.
     #[serde(default = "default_ready_timeout_s")]
     pub ready_timeout_s: u64,
@@ -196,6 +200,11 @@ impl TargetFile {
             for r in &p.ready_ports {
                 if !p.ports.contains(r) {
                     return Err(format!("launch.process.ready_ports: unknown port `{r}`"));
+                }
+            }
+            for r in &p.ready_udp_coap {
+                if !p.ports.contains(r) {
+                    return Err(format!("launch.process.ready_udp_coap: unknown port `{r}`"));
                 }
             }
         }

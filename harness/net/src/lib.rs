@@ -7,6 +7,8 @@ pub mod interposer;
 pub mod pcapng;
 pub mod record;
 pub mod tcp;
+pub mod udp;
 
-pub use record::{Chunk, ConnInfo, Recorder};
+pub use record::{Chunk, ConnInfo, Recorder, Transport};
 pub use tcp::RecordedTcp;
+pub use udp::RecordedUdp;

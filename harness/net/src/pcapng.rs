@@ -4,7 +4,9 @@
 //! IPv4/TCP segment with consistent sequence numbers, framed by a handshake and a FIN,
 //! so Wireshark reassembles the stream and applies the protocol's dissector. The
 //! protocol's well-known port replaces the ephemeral one (Wireshark picks dissectors by
-//! port); the real addresses are kept in the interface's description.
+//! port); the real addresses are kept in the interface's description. UDP flows
+//! ([`Transport::Udp`]) need none of that: each chunk is one datagram and becomes one
+//! IPv4/UDP packet.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -21,7 +23,7 @@ use pcap_file::pcapng::blocks::interface_description::{
     InterfaceDescriptionBlock, InterfaceDescriptionOption,
 };
 
-use crate::record::{ConnInfo, Recorder};
+use crate::record::{ConnInfo, Recorder, Transport};
 
 const TCP_SYN: u8 = 0x02;
 const TCP_ACK: u8 = 0x10;
@@ -71,7 +73,7 @@ pub fn write_trace(path: &Path, recorder: &Recorder, origin_us: u64) -> io::Resu
             .map(|c| c.t_us)
             .unwrap_or(0)
     };
-    for f in &flows {
+    for f in flows.iter().filter(|f| f.is_tcp()) {
         let t = first_t(f.info.id);
         for pkt in f.handshake() {
             write(t, pkt)?;
@@ -81,11 +83,15 @@ pub fn write_trace(path: &Path, recorder: &Recorder, origin_us: u64) -> io::Resu
         let Some(f) = flows.get_mut(c.conn as usize) else {
             continue;
         };
+        if !f.is_tcp() {
+            write(c.t_us, f.datagram(c.dir, &c.bytes))?;
+            continue;
+        }
         for piece in c.bytes.chunks(MAX_SEGMENT) {
             write(c.t_us, f.data(c.dir, piece))?;
         }
     }
-    for f in &mut flows {
+    for f in flows.iter_mut().filter(|f| f.is_tcp()) {
         let t = f.info.closed_by_peer_us.unwrap_or_else(|| {
             chunks
                 .iter()
@@ -133,6 +139,19 @@ impl Flow {
             seq_tester: 1000,
             seq_peer: 5000,
         }
+    }
+
+    fn is_tcp(&self) -> bool {
+        self.info.transport == Transport::Tcp
+    }
+
+    /// One UDP datagram; a payload too large for one IPv4 packet is cut to fit.
+    fn datagram(&self, dir: Direction, payload: &[u8]) -> Vec<u8> {
+        let (src, dst) = match dir {
+            Direction::Sent => (self.tester, self.peer),
+            Direction::Received => (self.peer, self.tester),
+        };
+        ipv4_udp(src, dst, &payload[..payload.len().min(MAX_SEGMENT)])
     }
 
     fn handshake(&self) -> Vec<Vec<u8>> {
@@ -241,6 +260,42 @@ fn ipv4_tcp(
     p
 }
 
+fn ipv4_udp(
+    (src, sport): (Ipv4Addr, u16),
+    (dst, dport): (Ipv4Addr, u16),
+    payload: &[u8],
+) -> Vec<u8> {
+    let udp_len = 8 + payload.len();
+    let total = 20 + udp_len;
+    let mut p = Vec::with_capacity(total);
+    // IPv4 header: version 4, IHL 5, DF, TTL 64, protocol 17 (UDP).
+    p.extend_from_slice(&[0x45, 0]);
+    p.extend_from_slice(&(total as u16).to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0x40, 0, 64, 17, 0, 0]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    let ip_sum = checksum(&p[..20], 0);
+    p[10..12].copy_from_slice(&ip_sum.to_be_bytes());
+    p.extend_from_slice(&sport.to_be_bytes());
+    p.extend_from_slice(&dport.to_be_bytes());
+    p.extend_from_slice(&(udp_len as u16).to_be_bytes());
+    p.extend_from_slice(&[0, 0]);
+    p.extend_from_slice(payload);
+    let mut pseudo = 0u32;
+    for chunk in [&src.octets()[..], &dst.octets()[..]] {
+        pseudo += u32::from(u16::from_be_bytes([chunk[0], chunk[1]]));
+        pseudo += u32::from(u16::from_be_bytes([chunk[2], chunk[3]]));
+    }
+    pseudo += 17 + udp_len as u32;
+    // A computed zero is sent as all ones: zero means "no checksum" in UDP over IPv4.
+    let sum = match checksum(&p[20..], pseudo) {
+        0 => 0xffff,
+        s => s,
+    };
+    p[26..28].copy_from_slice(&sum.to_be_bytes());
+    p
+}
+
 /// The Internet checksum (RFC 1071) of `data`, starting from a partial sum.
 fn checksum(data: &[u8], initial: u32) -> u16 {
     let mut sum = initial;
@@ -302,5 +357,43 @@ mod test {
         }
         // 3 handshake + 2 data + 2 FIN.
         assert_eq!(packets, 7);
+    }
+
+    #[test]
+    fn udp_flows_are_one_packet_per_datagram() {
+        let rec = Recorder::new();
+        let a: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+        let tcp = rec.open(a, b, Some(1883));
+        rec.record(tcp, Direction::Sent, b"\xc0\x00");
+        let c = rec.open_udp(a, b, Some(5683));
+        rec.record(c, Direction::Sent, b"\x40\x00\x00\x01");
+        rec.record(c, Direction::Received, b"\x70\x00\x00\x01");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.pcapng");
+        write_trace(&path, &rec, 1_700_000_000_000_000).unwrap();
+        let data = std::fs::read(&path).unwrap();
+        let mut reader = pcap_file::pcapng::PcapNgReader::new(&data[..]).unwrap();
+        let mut udp = Vec::new();
+        let mut all = 0;
+        while let Some(block) = reader.next_block() {
+            if let pcap_file::pcapng::Block::EnhancedPacket(p) = block.unwrap() {
+                all += 1;
+                if p.data[9] == 17 {
+                    udp.push(p.data.to_vec());
+                }
+            }
+        }
+        // TCP: 3 handshake + 1 data + 2 FIN; UDP: the two datagrams, nothing else.
+        assert_eq!((all, udp.len()), (8, 2));
+        let p = &udp[0];
+        assert_eq!(checksum(&p[..20], 0), 0);
+        assert_eq!(u16::from_be_bytes([p[22], p[23]]), 5683, "well-known port");
+        assert_eq!(u16::from_be_bytes([p[24], p[25]]), 12, "UDP length");
+        assert_eq!(&p[28..], b"\x40\x00\x00\x01");
+        // The checksum verifies over the pseudo-header.
+        let pseudo = 2 * (0x7f00 + 0x0001) + 17 + 12;
+        assert_eq!(checksum(&p[20..], pseudo), 0);
+        assert_eq!(u16::from_be_bytes([udp[1][20], udp[1][21]]), 5683);
     }
 }

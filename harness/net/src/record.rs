@@ -21,7 +21,17 @@ pub struct Chunk {
     pub bytes: Vec<u8>,
 }
 
-/// The two ends of a recorded connection; `tester` is hilt's side.
+/// What carried a recorded connection: it decides how pcapng shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Transport {
+    /// A byte stream: chunks are reads and writes, frames are recovered by a framer.
+    #[default]
+    Tcp,
+    /// Datagrams: each chunk is exactly one datagram.
+    Udp,
+}
+
+/// The two ends of a recorded connection (or UDP flow); `tester` is hilt's side.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnInfo {
     pub id: u32,
@@ -32,6 +42,7 @@ pub struct ConnInfo {
     pub well_known_port: Option<u16>,
     /// Whether the connection ended with a close seen from the peer, and when.
     pub closed_by_peer_us: Option<u64>,
+    pub transport: Transport,
 }
 
 #[derive(Debug, Default)]
@@ -66,8 +77,28 @@ impl Recorder {
         self.origin.elapsed().as_micros() as u64
     }
 
-    /// Registers a connection and returns its id.
+    /// Registers a TCP connection and returns its id.
     pub fn open(&self, tester: SocketAddr, peer: SocketAddr, well_known_port: Option<u16>) -> u32 {
+        self.open_with(tester, peer, well_known_port, Transport::Tcp)
+    }
+
+    /// Registers a UDP flow (datagrams between two fixed addresses) and returns its id.
+    pub fn open_udp(
+        &self,
+        tester: SocketAddr,
+        peer: SocketAddr,
+        well_known_port: Option<u16>,
+    ) -> u32 {
+        self.open_with(tester, peer, well_known_port, Transport::Udp)
+    }
+
+    fn open_with(
+        &self,
+        tester: SocketAddr,
+        peer: SocketAddr,
+        well_known_port: Option<u16>,
+        transport: Transport,
+    ) -> u32 {
         let mut inner = self.lock();
         let id = inner.conns.len() as u32;
         inner.conns.push(ConnInfo {
@@ -76,6 +107,7 @@ impl Recorder {
             peer,
             well_known_port,
             closed_by_peer_us: None,
+            transport,
         });
         id
     }

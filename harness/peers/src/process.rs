@@ -41,6 +41,8 @@ struct Spec {
     log_rel: String,
     /// Ports that must accept connections before this program counts as ready.
     ready: Vec<(String, SocketAddr)>,
+    /// UDP ports that must answer a CoAP ping before this program counts as ready.
+    ready_coap: Vec<(String, SocketAddr)>,
 }
 
 impl Spec {
@@ -173,6 +175,11 @@ async fn try_launch(
             .iter()
             .map(|n| addr(n, "launch.process.ready_ports"))
             .collect::<Result<_, _>>()?,
+        ready_coap: p
+            .ready_udp_coap
+            .iter()
+            .map(|n| addr(n, "launch.process.ready_udp_coap"))
+            .collect::<Result<_, _>>()?,
     };
     let mut helpers = Vec::new();
     for (i, h) in p.helpers.iter().enumerate() {
@@ -193,6 +200,7 @@ async fn try_launch(
                 .iter()
                 .map(|n| addr(n, &format!("{at}.ready_port")))
                 .collect::<Result<_, _>>()?,
+            ready_coap: Vec::new(),
         });
     }
     let mut files = BTreeMap::new();
@@ -623,8 +631,8 @@ async fn wait_gone(p: &mut Proc, limit: Duration) -> bool {
     }
 }
 
-/// Polls `spec.ready` with TCP connects until all accept, the child exits, or the
-/// deadline passes.
+/// Polls `spec.ready` with TCP connects (and `spec.ready_coap` with CoAP pings) until
+/// all answer, the child exits, or the deadline passes.
 async fn wait_ready(
     child: &mut Child,
     spec: &Spec,
@@ -632,6 +640,7 @@ async fn wait_ready(
     timeout: Duration,
 ) -> Result<(), Kind> {
     let mut pending: Vec<&(String, SocketAddr)> = spec.ready.iter().collect();
+    let mut pending_coap: Vec<&(String, SocketAddr)> = spec.ready_coap.iter().collect();
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(Kind::ExitedEarly {
@@ -651,18 +660,51 @@ async fn wait_ready(
             }
         }
         pending = still;
-        if pending.is_empty() {
+        let mut still = Vec::new();
+        for p in pending_coap {
+            if !coap_ping(p.1, Duration::from_millis(250)).await {
+                still.push(p);
+            }
+        }
+        pending_coap = still;
+        if pending.is_empty() && pending_coap.is_empty() {
             return Ok(());
         }
         if Instant::now() >= deadline {
             return Err(Kind::NotReady {
                 waited: timeout,
-                not_ready: pending.iter().map(|p| p.0.clone()).collect(),
+                not_ready: pending
+                    .iter()
+                    .chain(&pending_coap)
+                    .map(|p| p.0.clone())
+                    .collect(),
                 log_tail: log_tail(&spec.log),
             });
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// Sends a CoAP ping (RFC 7252 §4.3: an Empty Confirmable message) to `addr` and says
+/// whether a Reset with the same Message ID came back within `wait`. The four bytes are
+/// written here rather than through hilt-wire, which this crate does not depend on:
+/// version 1, type CON, token length 0, code 0.00, then the Message ID.
+async fn coap_ping(addr: SocketAddr, wait: Duration) -> bool {
+    let Ok(sock) = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await else {
+        return false;
+    };
+    if sock.connect(addr).await.is_err() {
+        return false;
+    }
+    let mid = u16::try_from(std::process::id() & 0xffff).unwrap_or(0x4c54);
+    let [hi, lo] = mid.to_be_bytes();
+    if sock.send(&[0x40, 0x00, hi, lo]).await.is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 64];
+    let answer = tokio::time::timeout(wait, sock.recv(&mut buf)).await;
+    // RST (type 3), Empty, same Message ID; an error is ICMP port unreachable: not yet.
+    matches!(answer, Ok(Ok(n)) if n >= 4 && buf[0] >> 4 == 0x7 && buf[1] == 0 && buf[2..4] == [hi, lo])
 }
 
 impl Drop for ProcessTarget {
@@ -692,6 +734,28 @@ impl Drop for ProcessTarget {
 #[cfg(test)]
 mod test {
     use super::*;
+
+    #[tokio::test]
+    async fn coap_ping_wants_a_matching_reset() {
+        let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let answer = tokio::spawn(async move {
+            let mut buf = [0u8; 16];
+            let (n, from) = server.recv_from(&mut buf).await.unwrap();
+            assert_eq!((n, buf[0], buf[1]), (4, 0x40, 0));
+            server
+                .send_to(&[0x70, 0, buf[2], buf[3]], from)
+                .await
+                .unwrap();
+        });
+        assert!(coap_ping(addr, Duration::from_secs(2)).await);
+        answer.await.unwrap();
+        // Nobody there: no answer, no panic.
+        let gone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let gone_addr = gone.local_addr().unwrap();
+        drop(gone);
+        assert!(!coap_ping(gone_addr, Duration::from_millis(100)).await);
+    }
 
     #[test]
     fn file_paths_stay_inside() {
