@@ -4,6 +4,7 @@
 //! JUnit XML and the HTML report are written from the finished [`RunResults`], and the
 //! HTML report can be re-rendered later from the JSON alone (`hilt report`).
 
+pub mod bench;
 pub mod eventlog;
 pub mod html;
 pub mod json;

@@ -52,6 +52,10 @@ pub enum Command {
     /// Relay a connection through the interposer, printing a live decoded log of both
     /// directions and applying faults from a script.
     Proxy(ProxyArgs),
+    /// Benchmark targets with an open-loop workload: latency corrected for coordinated
+    /// omission and raw, throughput, loss, client and broker CPU; writes bench.json,
+    /// HdrHistogram interval logs and bench.html.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -178,4 +182,47 @@ pub struct ProxyArgs {
     /// Print the fault-script grammar and exit.
     #[arg(long)]
     pub help_faults: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The workload file, e.g. suites/bench/mqtt-p2p.yaml.
+    #[arg(value_name = "WORKLOAD.yaml")]
+    pub workload: PathBuf,
+
+    /// A target by name or target file (repeatable); each is started alone, in turn, so
+    /// targets never compete for the cores.
+    #[arg(
+        long = "target",
+        short = 't',
+        value_name = "NAME|FILE",
+        required = true
+    )]
+    pub targets: Vec<String>,
+
+    /// Messages per second per publisher, overriding the workload; a comma-separated
+    /// list is a sweep: `--rate 5000,10000`.
+    #[arg(long, value_name = "N[,N…]", value_delimiter = ',')]
+    pub rate: Option<Vec<u64>>,
+
+    /// Length of the measured phase, overriding the workload (`5s`, `500ms`).
+    #[arg(long, value_name = "DUR")]
+    pub duration: Option<String>,
+
+    /// Length of the warm-up, overriding the workload.
+    #[arg(long, value_name = "DUR")]
+    pub warmup: Option<String>,
+
+    /// Freeze the target (SIGSTOP) for FOR, AT into the measured phase, then continue
+    /// it: `--pause 1s@2s`.
+    #[arg(long, value_name = "FOR@AT")]
+    pub pause: Option<String>,
+
+    /// The run folder (default: hilt-out/bench-RUN_ID).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// How to start targets.
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
+    pub backend: BackendArg,
 }

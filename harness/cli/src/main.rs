@@ -2,6 +2,7 @@
 //! servers and devices.
 
 mod args;
+mod bench;
 mod decode;
 mod exit;
 mod list;
@@ -56,6 +57,7 @@ fn main() -> std::process::ExitCode {
             Command::Report(a) => report::report(a),
             Command::Decode(a) => decode::decode(a),
             Command::Proxy(a) => proxy::proxy(a).await,
+            Command::Bench(a) => bench::bench(a).await,
         }
     });
     // Whatever happened, nothing hilt launched may outlive it.

@@ -240,7 +240,7 @@ fn external_target(
 }
 
 /// Sortable and unique enough: UTC time plus a few bits of the clock's nanoseconds.
-fn run_id() -> String {
+pub(crate) fn run_id() -> String {
     let now = hilt_runner::run::now();
     let s = now.to_rfc3339();
     let compact: String = s[..19].chars().filter(|c| c.is_ascii_digit()).collect();
@@ -256,7 +256,7 @@ fn run_id() -> String {
     )
 }
 
-fn environment() -> BTreeMap<String, String> {
+pub(crate) fn environment() -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     env.insert(
         "cores".into(),

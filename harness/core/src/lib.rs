@@ -5,6 +5,7 @@
 //! runner, reporters) speak in these types so that a result written by one version of
 //! hilt can be re-read and re-rendered by `hilt report`.
 
+pub mod bench;
 pub mod capability;
 pub mod datafile;
 pub mod event;

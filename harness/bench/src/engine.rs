@@ -1,0 +1,984 @@
+//! One run of a workload at one rate against one endpoint.
+//!
+//! Publishers pace on OS threads of their own: tokio's timer wakes at millisecond
+//! granularity, which alone would add up to a millisecond of send delay at every rate
+//! above 1000/s; a thread sleeping with a 1 µs timer slack wakes within microseconds.
+//! Each publisher writes into a reused buffer and flushes it whenever the schedule says
+//! nothing more is due, so a backlog leaves in few system calls. Subscribers are tokio
+//! tasks on the multi-thread runtime, reading into a reused buffer and decoding each
+//! PUBLISH in place with [`PublishView`]. Nothing on either path allocates per message.
+//!
+//! Every connection records into its own histograms; a collector merges them once a
+//! second into the run's totals and the interval log, prints progress, and injects the
+//! workload's pause at its time.
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use hilt_core::bench::{BrokerUse, ClientUse, MessageCounts, PauseDone, RateRun, TimelinePoint};
+use hilt_wire::Decoded;
+use hilt_wire::mqtt::{Ack, Packet, PacketType, Properties, PublishRef, PublishView, QoS, Version};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::cpu;
+use crate::header::Header;
+use crate::hist::{self, Hist};
+use crate::schedule::{Pacer, Schedule, Step};
+use crate::seq::SeqTracker;
+use crate::workload::Workload;
+
+/// Flush the publisher's buffer once it holds this much, even with more due.
+const FLUSH_AT: usize = 64 * 1024;
+/// A write that took longer than this was blocked by a full socket.
+const BLOCKED_WRITE: Duration = Duration::from_millis(1);
+/// Above this send-delay p99 (with publishers not blocked by the target) the generator
+/// did not keep its schedule: the run is flagged client-bound.
+pub const SEND_DELAY_LIMIT_US: f64 = 1000.0;
+/// Client CPU at or above this share of the available cores flags the run client-bound.
+pub const CPU_LIMIT: f64 = 0.9;
+/// After the last intended send, how long deliveries may keep coming without progress.
+const DRAIN_IDLE: Duration = Duration::from_secs(1);
+const DRAIN_MAX: Duration = Duration::from_secs(15);
+const KEEP_ERRORS: usize = 20;
+
+/// What the engine may do to the target: freeze it, and read what it has used.
+pub trait TargetControl: Send {
+    fn pause(&mut self) -> Result<(), String>;
+    fn resume(&mut self) -> Result<(), String>;
+    /// CPU time used so far (ms) and the peak resident memory seen (KiB), when known.
+    fn usage(&mut self) -> (Option<u64>, Option<u64>);
+}
+
+impl TargetControl for hilt_peers::Running {
+    fn pause(&mut self) -> Result<(), String> {
+        hilt_peers::Running::pause(self).map_err(|e| e.to_string())
+    }
+    fn resume(&mut self) -> Result<(), String> {
+        hilt_peers::Running::resume(self).map_err(|e| e.to_string())
+    }
+    fn usage(&mut self) -> (Option<u64>, Option<u64>) {
+        let i = self.info();
+        (i.cpu_ms, i.peak_rss_kib)
+    }
+}
+
+/// A live view of a run, once a second.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// Seconds since the measured phase began (negative in the warm-up).
+    pub t_s: f64,
+    pub duration_s: f64,
+    /// Deliveries per second in the last interval.
+    pub achieved_rate: f64,
+    /// Corrected p99 of the measured phase so far, µs.
+    pub p99_us: f64,
+    pub errors: u64,
+    pub paused: bool,
+}
+
+/// One run's inputs.
+#[derive(Debug)]
+pub struct RateConfig<'a> {
+    pub workload: &'a Workload,
+    /// Messages per second per publisher.
+    pub rate: u64,
+    pub addr: SocketAddr,
+    /// Names the run's interval log entries.
+    pub label: String,
+    /// Set to stop early (Ctrl-C): what was measured is kept, marked interrupted.
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// One run's outputs: the results entry and the interval log's bytes.
+#[derive(Debug)]
+pub struct RateOutcome {
+    pub run: RateRun,
+    pub interval_log: Vec<u8>,
+    pub corrected: Hist,
+    pub raw: Hist,
+}
+
+/// The clock every thread shares: nanoseconds since the run's origin.
+#[derive(Debug, Clone, Copy)]
+struct Clock(Instant);
+
+impl Clock {
+    fn now_ns(self) -> u64 {
+        self.0.elapsed().as_nanos() as u64
+    }
+    fn at(self, ns: u64) -> Instant {
+        self.0 + Duration::from_nanos(ns)
+    }
+}
+
+/// Times of the run, ns since the origin.
+#[derive(Debug, Clone, Copy)]
+struct Phases {
+    start: u64,
+    measure: u64,
+    end: u64,
+}
+
+#[derive(Debug)]
+struct SubShared {
+    corrected: Hist,
+    raw: Hist,
+    received: u64,
+    window_received: u64,
+}
+
+#[derive(Debug)]
+struct PubShared {
+    send_delay: Hist,
+    ack: Hist,
+    published: u64,
+    window_published: u64,
+    write_blocked: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Errors {
+    count: AtomicU64,
+    first: Mutex<Vec<String>>,
+}
+
+impl Errors {
+    fn push(&self, e: String) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let mut v = self.first.lock().unwrap_or_else(PoisonError::into_inner);
+        if v.len() < KEEP_ERRORS {
+            tracing::warn!("bench: {e}");
+            v.push(e);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn run_id() -> u32 {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() ^ d.as_secs() as u32)
+        .unwrap_or(0);
+    nanos ^ std::process::id().rotate_left(16)
+}
+
+/// Runs `cfg.workload` at `cfg.rate` against `cfg.addr`, pausing `target` if the
+/// workload says so, and reports progress once a second.
+pub async fn run_rate(
+    cfg: RateConfig<'_>,
+    target: &mut dyn TargetControl,
+    progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Result<RateOutcome, String> {
+    let w = cfg.workload;
+    let version = w.mqtt_version();
+    let qos = if w.qos == 1 {
+        QoS::AtLeastOnce
+    } else {
+        QoS::AtMostOnce
+    };
+    let topo = w.topology;
+    let run = run_id();
+    let topic = |p: u32| format!("hilt/bench/{run:08x}/{p}");
+    let clock = Clock(Instant::now());
+    let errors = Arc::new(Errors::default());
+    let stop_subs = Arc::new(AtomicBool::new(false));
+    let stop_pubs = Arc::new(AtomicBool::new(false));
+
+    // Subscribers first, so no message is published before someone listens.
+    let mut subs = Vec::new();
+    for s in 0..topo.subscribers() {
+        let mut o = crate::mqtt::connect(cfg.addr, version, &format!("hb-{run:08x}-s{s}")).await?;
+        crate::mqtt::subscribe(&mut o.stream, version, &topic(topo.publisher_of(s)), qos).await?;
+        subs.push(o.stream);
+    }
+    let mut pubs = Vec::new();
+    for p in 0..topo.publishers() {
+        let o = crate::mqtt::connect(cfg.addr, version, &format!("hb-{run:08x}-p{p}")).await?;
+        let std = o.stream.into_std().map_err(|e| e.to_string())?;
+        std.set_nonblocking(false).map_err(|e| e.to_string())?;
+        pubs.push((std, o.receive_maximum));
+    }
+
+    let lead = Duration::from_millis(50).as_nanos() as u64;
+    let start = clock.now_ns() + lead;
+    let phases = Phases {
+        start,
+        measure: start + w.warmup.0.as_nanos() as u64,
+        end: start + (w.warmup.0 + w.duration.0).as_nanos() as u64,
+    };
+    let schedule = Schedule::new(phases.start, cfg.rate, phases.end - phases.start);
+
+    let sub_shared: Vec<Arc<Mutex<SubShared>>> = (0..subs.len())
+        .map(|_| {
+            Arc::new(Mutex::new(SubShared {
+                corrected: hist::new_hist(),
+                raw: hist::new_hist(),
+                received: 0,
+                window_received: 0,
+            }))
+        })
+        .collect();
+    let pub_shared: Vec<Arc<Mutex<PubShared>>> = (0..pubs.len())
+        .map(|_| {
+            Arc::new(Mutex::new(PubShared {
+                send_delay: hist::new_hist(),
+                ack: hist::new_hist(),
+                published: 0,
+                window_published: 0,
+                write_blocked: Duration::ZERO,
+            }))
+        })
+        .collect();
+
+    let mut sub_tasks = Vec::new();
+    for (s, stream) in subs.into_iter().enumerate() {
+        let ctx = SubCtx {
+            stream,
+            version,
+            run,
+            publisher: topo.publisher_of(s as u32),
+            clock,
+            phases,
+            shared: Arc::clone(&sub_shared[s]),
+            errors: Arc::clone(&errors),
+            stop: Arc::clone(&stop_subs),
+            capacity: schedule.total,
+        };
+        sub_tasks.push(tokio::spawn(subscriber(ctx)));
+    }
+    let mut pub_threads = Vec::new();
+    for (p, (stream, receive_maximum)) in pubs.into_iter().enumerate() {
+        let ctx = PubCtx {
+            stream,
+            version,
+            qos,
+            receive_maximum,
+            run,
+            publisher: p as u32,
+            topic: topic(p as u32),
+            payload_bytes: w.payload_bytes as usize,
+            clock,
+            phases,
+            schedule,
+            shared: Arc::clone(&pub_shared[p]),
+            errors: Arc::clone(&errors),
+            stop: Arc::clone(&stop_pubs),
+        };
+        pub_threads.push(
+            std::thread::Builder::new()
+                .name(format!("hilt-pub-{p}"))
+                .spawn(move || publisher(ctx))
+                .map_err(|e| format!("start a publisher thread: {e}"))?,
+        );
+    }
+
+    // The collector: once a second, and at the phase and pause boundaries.
+    let mut log_buf = Vec::new();
+    let mut ser = V2DeflateSerializer::new();
+    let measure_wall = SystemTime::now() + Duration::from_nanos(phases.measure - clock.now_ns());
+    let mut log = IntervalLogWriterBuilder::new()
+        .add_comment(&format!("hilt bench {}", cfg.label))
+        .add_comment("values in nanoseconds; tags: corrected, raw, send-delay, ack")
+        .with_base_time(measure_wall)
+        .with_start_time(measure_wall)
+        .with_max_value_divisor(1e6)
+        .begin_log_with(&mut log_buf, &mut ser)
+        .map_err(|e| format!("interval log: {e}"))?;
+
+    let mut total = Totals::new();
+    let mut interval = Totals::new();
+    let pause = w.pause.map(|p| {
+        let at = phases.measure + p.at.0.as_nanos() as u64;
+        (at, at + p.length.0.as_nanos() as u64)
+    });
+    let mut paused_at: Option<Instant> = None;
+    let mut pause_done: Option<PauseDone> = None;
+    let mut cpu_at_measure = cpu::process_cpu();
+    let mut broker_at_measure = target.usage();
+    let mut measure_started = false;
+    let mut window_end: Option<WindowEnd> = None;
+    let mut timeline = Vec::new();
+    let mut last_tick = clock.now_ns();
+    let mut next_tick = phases.measure;
+    let mut last_progress_received = 0u64;
+    let mut interrupted = false;
+    let mut drain_since: Option<(Instant, u64)> = None;
+
+    loop {
+        let now = clock.now_ns();
+        if !interrupted && cfg.cancel.load(Ordering::Relaxed) {
+            interrupted = true;
+            stop_pubs.store(true, Ordering::Relaxed);
+        }
+        // The pause: freeze at its time, thaw at its end.
+        if let Some((at, until)) = pause {
+            if paused_at.is_none() && pause_done.is_none() && now >= at {
+                target.pause()?;
+                paused_at = Some(Instant::now());
+            }
+            // Thawed no earlier than the full length after the freeze really began,
+            // even when the collector woke late to start it.
+            if let Some(since) = paused_at
+                && ((now >= until && since.elapsed() >= Duration::from_nanos(until - at))
+                    || interrupted)
+            {
+                let resumed = target.resume();
+                let took = since.elapsed();
+                paused_at = None;
+                pause_done = Some(PauseDone {
+                    at_ms: (since.saturating_duration_since(clock.at(phases.measure)))
+                        .as_secs_f64()
+                        * 1000.0,
+                    for_ms: took.as_secs_f64() * 1000.0,
+                });
+                resumed?;
+            }
+        }
+        if !measure_started && now >= phases.measure {
+            measure_started = true;
+            cpu_at_measure = cpu::process_cpu();
+            broker_at_measure = target.usage();
+        }
+        if now >= next_tick || (window_end.is_none() && now >= phases.end) {
+            interval.collect(&sub_shared, &pub_shared);
+            let tick_start = last_tick.max(phases.measure);
+            if now > phases.measure && !interval.corrected.is_empty() {
+                let start_ts = Duration::from_nanos(tick_start - phases.measure);
+                let len = Duration::from_nanos(now.saturating_sub(tick_start).max(1));
+                for (tag, h) in [
+                    ("corrected", &interval.corrected),
+                    ("raw", &interval.raw),
+                    ("send-delay", &interval.send_delay),
+                    ("ack", &interval.ack),
+                ] {
+                    if !h.is_empty() {
+                        log.write_histogram(h, start_ts, len, Tag::new(tag))
+                            .map_err(|e| format!("interval log: {e}"))?;
+                    }
+                }
+            }
+            total.absorb(&mut interval);
+            let dt = (now - last_tick) as f64 / 1e9;
+            let received = total.received;
+            let rate = if dt > 0.0 {
+                (received - last_progress_received) as f64 / dt
+            } else {
+                0.0
+            };
+            last_progress_received = received;
+            // Whole intervals of the measured phase only: the warm-up is not a point.
+            if last_tick >= phases.measure && last_tick < phases.end {
+                timeline.push(TimelinePoint {
+                    t_s: (now - phases.measure) as f64 / 1e9,
+                    rate,
+                    p99_us: hist::percentiles(&total.corrected).p99,
+                });
+            }
+            progress(&Progress {
+                t_s: (now as f64 - phases.measure as f64) / 1e9,
+                duration_s: w.duration.0.as_secs_f64(),
+                achieved_rate: rate,
+                p99_us: hist::percentiles(&total.corrected).p99,
+                errors: errors.count.load(Ordering::Relaxed),
+                paused: paused_at.is_some(),
+            });
+            last_tick = now;
+            while next_tick <= now {
+                next_tick += 1_000_000_000;
+            }
+        }
+        if window_end.is_none() && (now >= phases.end || interrupted) {
+            window_end = Some((cpu::process_cpu(), target.usage(), Instant::now()));
+        }
+        // After the last send: wait for the deliveries still on their way.
+        let pause_over = pause.is_none() || pause_done.is_some() || interrupted;
+        if window_end.is_some() && pause_over {
+            let published: Vec<u64> = pub_shared.iter().map(|p| lock(p).published).collect();
+            let publishers_done = pub_threads.iter().all(|t| t.is_finished());
+            let expected: u64 = published
+                .iter()
+                .enumerate()
+                .map(|(p, n)| n * u64::from(topo.fan(p as u32)))
+                .sum();
+            let received: u64 = sub_shared.iter().map(|s| lock(s).received).sum();
+            let (since, seen) = *drain_since.get_or_insert((Instant::now(), received));
+            let idle = if received > seen {
+                drain_since = Some((Instant::now(), received));
+                Duration::ZERO
+            } else {
+                since.elapsed()
+            };
+            let started = window_end.map(|(_, _, t)| t).unwrap_or_else(Instant::now);
+            if publishers_done
+                && (received >= expected
+                    || idle >= DRAIN_IDLE
+                    || started.elapsed() >= DRAIN_MAX
+                    || interrupted)
+            {
+                break;
+            }
+        }
+        // Sleep until the next event; short enough to notice the drain finishing.
+        let mut next = next_tick;
+        if let Some((at, until)) = pause {
+            if paused_at.is_none() && pause_done.is_none() {
+                next = next.min(at);
+            } else if let Some(since) = paused_at {
+                let thaw = since + Duration::from_nanos(until - at);
+                let thaw_ns = thaw.saturating_duration_since(clock.0).as_nanos() as u64;
+                next = next.min(until.max(thaw_ns));
+            }
+        }
+        if !measure_started {
+            next = next.min(phases.measure);
+        }
+        if window_end.is_none() {
+            next = next.min(phases.end);
+        } else {
+            next = next.min(clock.now_ns() + 20_000_000);
+        }
+        next = next.min(clock.now_ns() + 100_000_000);
+        tokio::time::sleep_until(clock.at(next).into()).await;
+    }
+
+    stop_pubs.store(true, Ordering::Relaxed);
+    stop_subs.store(true, Ordering::Relaxed);
+    let mut trackers = Vec::new();
+    for t in sub_tasks {
+        trackers.push(
+            t.await
+                .map_err(|e| format!("a subscriber task failed: {e}"))?,
+        );
+    }
+    for t in pub_threads {
+        let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
+    // Whatever the last tick left.
+    interval.collect(&sub_shared, &pub_shared);
+    total.absorb(&mut interval);
+    drop(log);
+
+    let (cpu_end, broker_end, wall_end) =
+        window_end.unwrap_or_else(|| (cpu::process_cpu(), target.usage(), Instant::now()));
+    let window = wall_end
+        .saturating_duration_since(clock.at(phases.measure))
+        .as_secs_f64()
+        .max(1e-9);
+    let published: Vec<u64> = pub_shared.iter().map(|p| lock(p).published).collect();
+    let mut counts = MessageCounts {
+        published: published.iter().sum(),
+        ..MessageCounts::default()
+    };
+    for (s, tr) in trackers.iter().enumerate() {
+        let p = topo.publisher_of(s as u32) as usize;
+        let sent = published.get(p).copied().unwrap_or(0);
+        counts.expected += sent;
+        counts.received += tr.seq.received;
+        counts.duplicates += tr.seq.duplicates;
+        counts.reordered += tr.seq.reordered;
+        counts.lost += tr.seq.lost(sent);
+        counts.foreign += tr.foreign;
+    }
+    let window_published: u64 = pub_shared.iter().map(|p| lock(p).window_published).sum();
+    let window_received: u64 = sub_shared.iter().map(|s| lock(s).window_received).sum();
+    let write_blocked: Duration = pub_shared.iter().map(|p| lock(p).write_blocked).sum();
+
+    let cores = cpu::cores();
+    let cpu_percent = (cpu_end.saturating_sub(cpu_at_measure)).as_secs_f64() / window * 100.0;
+    let send_delay = hist::percentiles(&total.send_delay);
+    let mut reasons = Vec::new();
+    if cpu_percent >= CPU_LIMIT * 100.0 * f64::from(cores) {
+        reasons.push(format!(
+            "client CPU {cpu_percent:.0}% ≥ {:.0}% of the {cores} cores available",
+            CPU_LIMIT * 100.0
+        ));
+    }
+    // A sender blocked by a full socket is the target's backpressure, not the client's
+    // limit; a late sender that was not blocked is the client's.
+    let blocked_share =
+        write_blocked.as_secs_f64() / (window * f64::from(topo.publishers())).max(1e-9);
+    if send_delay.p99 > SEND_DELAY_LIMIT_US && blocked_share < 0.1 {
+        reasons.push(format!(
+            "send delay p99 {:.0} µs > {SEND_DELAY_LIMIT_US:.0} µs while publishers were not blocked by the target",
+            send_delay.p99
+        ));
+    }
+    let broker = BrokerUse {
+        cpu_percent: match (broker_at_measure.0, broker_end.0) {
+            (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 / (window * 1000.0) * 100.0),
+            _ => None,
+        },
+        peak_rss_kib: broker_end.1,
+    };
+    let first_errors = lock(&errors.first).clone();
+    let run_out = RateRun {
+        rate_per_publisher: cfg.rate,
+        intended_publish_rate: (cfg.rate * u64::from(topo.publishers())) as f64,
+        publish_rate: window_published as f64 / window,
+        achieved_rate: window_received as f64 / window,
+        duration_s: window,
+        latency_corrected: hist::percentiles(&total.corrected),
+        latency_raw: hist::percentiles(&total.raw),
+        send_delay,
+        ack_latency: (qos == QoS::AtLeastOnce).then(|| hist::percentiles(&total.ack)),
+        counts,
+        client: ClientUse {
+            cpu_percent,
+            cores,
+            write_blocked_ms: write_blocked.as_secs_f64() * 1000.0,
+            client_bound: !reasons.is_empty(),
+            client_bound_reasons: reasons,
+        },
+        broker,
+        pause: pause_done,
+        spectrum: hist::spectrum(&total.corrected, &total.raw),
+        timeline,
+        interval_logs: Default::default(),
+        errors: first_errors,
+        error_count: errors.count.load(Ordering::Relaxed),
+        interrupted,
+    };
+    Ok(RateOutcome {
+        run: run_out,
+        interval_log: log_buf,
+        corrected: total.corrected,
+        raw: total.raw,
+    })
+}
+
+/// At the end of the measured phase: client CPU, the target's usage, the wall clock.
+type WindowEnd = (Duration, (Option<u64>, Option<u64>), Instant);
+
+/// Histograms merged across connections.
+struct Totals {
+    corrected: Hist,
+    raw: Hist,
+    send_delay: Hist,
+    ack: Hist,
+    received: u64,
+}
+
+impl Totals {
+    fn new() -> Totals {
+        Totals {
+            corrected: hist::new_hist(),
+            raw: hist::new_hist(),
+            send_delay: hist::new_hist(),
+            ack: hist::new_hist(),
+            received: 0,
+        }
+    }
+
+    /// Moves each connection's histograms since the last call into `self`.
+    fn collect(&mut self, subs: &[Arc<Mutex<SubShared>>], pubs: &[Arc<Mutex<PubShared>>]) {
+        let mut received = 0;
+        for s in subs {
+            let mut s = lock(s);
+            hist::merge(&mut self.corrected, &s.corrected);
+            hist::merge(&mut self.raw, &s.raw);
+            s.corrected.reset();
+            s.raw.reset();
+            received += s.received;
+        }
+        self.received = received;
+        for p in pubs {
+            let mut p = lock(p);
+            hist::merge(&mut self.send_delay, &p.send_delay);
+            hist::merge(&mut self.ack, &p.ack);
+            p.send_delay.reset();
+            p.ack.reset();
+        }
+    }
+
+    fn absorb(&mut self, from: &mut Totals) {
+        hist::merge(&mut self.corrected, &from.corrected);
+        hist::merge(&mut self.raw, &from.raw);
+        hist::merge(&mut self.send_delay, &from.send_delay);
+        hist::merge(&mut self.ack, &from.ack);
+        self.received = from.received;
+        from.corrected.reset();
+        from.raw.reset();
+        from.send_delay.reset();
+        from.ack.reset();
+    }
+}
+
+struct SubCtx {
+    stream: tokio::net::TcpStream,
+    version: Version,
+    run: u32,
+    publisher: u32,
+    clock: Clock,
+    phases: Phases,
+    shared: Arc<Mutex<SubShared>>,
+    errors: Arc<Errors>,
+    stop: Arc<AtomicBool>,
+    capacity: u64,
+}
+
+struct SubResult {
+    seq: SeqTracker,
+    foreign: u64,
+}
+
+async fn subscriber(mut c: SubCtx) -> SubResult {
+    let mut seq = SeqTracker::with_capacity(c.capacity);
+    let mut foreign = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut filled = 0usize;
+    let mut acks: Vec<u8> = Vec::with_capacity(16 * 1024);
+    while !c.stop.load(Ordering::Relaxed) {
+        // Wake now and then to notice the end of the run.
+        let read =
+            tokio::time::timeout(Duration::from_millis(50), c.stream.read(&mut buf[filled..]))
+                .await;
+        let n = match read {
+            Err(_) => continue,
+            Ok(Ok(0)) => {
+                c.errors
+                    .push("a subscriber's connection was closed by the target".into());
+                break;
+            }
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
+                c.errors.push(format!("subscriber read: {e}"));
+                break;
+            }
+        };
+        filled += n;
+        let now = c.clock.now_ns();
+        let mut at = 0;
+        let mut broken = false;
+        {
+            let mut sh = lock(&c.shared);
+            loop {
+                match PublishView::parse(&buf[at..filled], c.version) {
+                    Ok(Decoded::Done(Some(view), len)) => {
+                        at += len;
+                        sh.received += 1;
+                        if let Some(id) = view.packet_id() {
+                            Packet::PubAck(Ack::new(id)).emit(c.version, &mut acks);
+                        }
+                        match Header::read(view.payload()) {
+                            Some(h) if h.run == c.run && h.publisher == c.publisher => {
+                                seq.record(h.seq);
+                                if now >= c.phases.measure && now <= c.phases.end {
+                                    sh.window_received += 1;
+                                }
+                                if h.intended_ns >= c.phases.measure {
+                                    sh.corrected
+                                        .saturating_record(now.saturating_sub(h.intended_ns));
+                                    sh.raw.saturating_record(now.saturating_sub(h.sent_ns));
+                                }
+                            }
+                            _ => foreign += 1,
+                        }
+                    }
+                    Ok(Decoded::Done(None, len)) => at += len,
+                    Ok(Decoded::NeedMore(more)) => {
+                        // A frame larger than the buffer: make room once.
+                        if at == 0 && filled + more > buf.len() {
+                            buf.resize(filled + more, 0);
+                        }
+                        break;
+                    }
+                    Err(v) => {
+                        c.errors
+                            .push(format!("malformed PUBLISH from the target: {v}"));
+                        broken = true;
+                        break;
+                    }
+                }
+            }
+        }
+        buf.copy_within(at..filled, 0);
+        filled -= at;
+        if !acks.is_empty() {
+            if let Err(e) = c.stream.write_all(&acks).await {
+                c.errors.push(format!("subscriber PUBACK write: {e}"));
+                break;
+            }
+            acks.clear();
+        }
+        if broken {
+            break;
+        }
+    }
+    let _ = c
+        .stream
+        .write_all(&Packet::Disconnect(Default::default()).to_bytes(c.version))
+        .await;
+    SubResult { seq, foreign }
+}
+
+struct PubCtx {
+    stream: std::net::TcpStream,
+    version: Version,
+    qos: QoS,
+    receive_maximum: Option<u16>,
+    run: u32,
+    publisher: u32,
+    topic: String,
+    payload_bytes: usize,
+    clock: Clock,
+    phases: Phases,
+    schedule: Schedule,
+    shared: Arc<Mutex<PubShared>>,
+    errors: Arc<Errors>,
+    stop: Arc<AtomicBool>,
+}
+
+/// Send times of QoS 1 PUBLISHes by packet identifier, for PUBACK latency.
+struct AckBook {
+    sent_ns: Vec<AtomicU64>,
+    inflight: AtomicU64,
+}
+
+fn packet_id(seq: u64) -> u16 {
+    (seq % u64::from(u16::MAX)) as u16 + 1
+}
+
+fn publisher(c: PubCtx) {
+    cpu::tighten_timer_slack();
+    let book = Arc::new(AckBook {
+        sent_ns: (0..=u16::MAX as usize).map(|_| AtomicU64::new(0)).collect(),
+        inflight: AtomicU64::new(0),
+    });
+    let reader_stop = Arc::new(AtomicBool::new(false));
+    let reader = (c.qos == QoS::AtLeastOnce)
+        .then(|| {
+            let stream = c.stream.try_clone().ok()?;
+            let ctx = AckReader {
+                stream,
+                version: c.version,
+                clock: c.clock,
+                measure: c.phases.measure,
+                book: Arc::clone(&book),
+                shared: Arc::clone(&c.shared),
+                errors: Arc::clone(&c.errors),
+                stop: Arc::clone(&reader_stop),
+            };
+            std::thread::Builder::new()
+                .name(format!("hilt-ack-{}", c.publisher))
+                .spawn(move || ack_reader(ctx))
+                .ok()
+        })
+        .flatten();
+
+    let mut stream = c.stream;
+    let mut pacer = Pacer::new(c.schedule, 256);
+    let mut payload = vec![0u8; c.payload_bytes];
+    let mut out: Vec<u8> = Vec::with_capacity(FLUSH_AT * 2);
+    let props = Properties::new();
+    let limit = c.receive_maximum.map(u64::from);
+    let mut pending = 0u64; // encoded, not yet written
+    let mut pending_window = 0u64;
+    let flush = |stream: &mut std::net::TcpStream,
+                 out: &mut Vec<u8>,
+                 pending: &mut u64,
+                 pending_window: &mut u64|
+     -> Result<(), String> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        let t = Instant::now();
+        stream
+            .write_all(out)
+            .map_err(|e| format!("publisher write: {e}"))?;
+        let took = t.elapsed();
+        out.clear();
+        let mut sh = lock(&c.shared);
+        sh.published += *pending;
+        sh.window_published += *pending_window;
+        if took >= BLOCKED_WRITE {
+            sh.write_blocked += took;
+        }
+        *pending = 0;
+        *pending_window = 0;
+        Ok(())
+    };
+    let result: Result<(), String> = (|| {
+        loop {
+            if c.stop.load(Ordering::Relaxed) {
+                return flush(&mut stream, &mut out, &mut pending, &mut pending_window);
+            }
+            let now = c.clock.now_ns();
+            match pacer.poll(now) {
+                Step::Done => {
+                    return flush(&mut stream, &mut out, &mut pending, &mut pending_window);
+                }
+                Step::SleepUntil(t) => {
+                    flush(&mut stream, &mut out, &mut pending, &mut pending_window)?;
+                    let now = c.clock.now_ns();
+                    if t > now {
+                        // Bounded, so a stop request is seen promptly.
+                        std::thread::sleep(Duration::from_nanos((t - now).min(50_000_000)));
+                    }
+                }
+                Step::Send(range) => {
+                    let mut sh_delays = lock(&c.shared);
+                    for i in range {
+                        let intended = c.schedule.intended(i);
+                        let sent = c.clock.now_ns().max(now);
+                        Header {
+                            run: c.run,
+                            publisher: c.publisher,
+                            seq: i,
+                            intended_ns: intended,
+                            sent_ns: sent,
+                        }
+                        .write(&mut payload);
+                        let id = (c.qos == QoS::AtLeastOnce).then(|| packet_id(i));
+                        if let Some(id) = id {
+                            book.sent_ns[usize::from(id)].store(sent, Ordering::Relaxed);
+                            book.inflight.fetch_add(1, Ordering::Relaxed);
+                        }
+                        PublishRef {
+                            dup: false,
+                            qos: c.qos,
+                            retain: false,
+                            topic: &c.topic,
+                            packet_id: id,
+                            properties: &props,
+                            payload: &payload,
+                        }
+                        .emit(c.version, &mut out);
+                        pending += 1;
+                        if intended >= c.phases.measure {
+                            sh_delays
+                                .send_delay
+                                .saturating_record(sent - intended.min(sent));
+                            if intended < c.phases.end {
+                                pending_window += 1;
+                            }
+                        }
+                        let full =
+                            limit.is_some_and(|l| book.inflight.load(Ordering::Relaxed) >= l);
+                        if out.len() >= FLUSH_AT || full {
+                            drop(sh_delays);
+                            flush(&mut stream, &mut out, &mut pending, &mut pending_window)?;
+                            // The server's Receive Maximum (5.0) bounds what may be
+                            // unacknowledged: wait, and let the lateness show as send delay.
+                            while limit.is_some_and(|l| book.inflight.load(Ordering::Relaxed) >= l)
+                                && !c.stop.load(Ordering::Relaxed)
+                            {
+                                std::thread::sleep(Duration::from_micros(20));
+                            }
+                            sh_delays = lock(&c.shared);
+                        }
+                    }
+                }
+            }
+        }
+    })();
+    if let Err(e) = result {
+        c.errors.push(e);
+    }
+    // Give the last PUBACKs a moment, then stop reading them.
+    if let Some(r) = reader {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while book.inflight.load(Ordering::Relaxed) > 0
+            && Instant::now() < deadline
+            && !c.stop.load(Ordering::Relaxed)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        reader_stop.store(true, Ordering::Relaxed);
+        let _ = r.join();
+    }
+    let _ = stream.write_all(&Packet::Disconnect(Default::default()).to_bytes(c.version));
+}
+
+struct AckReader {
+    stream: std::net::TcpStream,
+    version: Version,
+    clock: Clock,
+    measure: u64,
+    book: Arc<AckBook>,
+    shared: Arc<Mutex<PubShared>>,
+    errors: Arc<Errors>,
+    stop: Arc<AtomicBool>,
+}
+
+fn ack_reader(mut c: AckReader) {
+    let _ = c.stream.set_read_timeout(Some(Duration::from_millis(50)));
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut filled = 0usize;
+    while !c.stop.load(Ordering::Relaxed) {
+        let n = match c.stream.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => {
+                c.errors.push(format!("publisher read: {e}"));
+                break;
+            }
+        };
+        filled += n;
+        let now = c.clock.now_ns();
+        let mut at = 0;
+        let mut sh = lock(&c.shared);
+        // PUBACKs are tiny and fixed: read them from the fixed header and packet id
+        // without building packets.
+        while let Ok(Decoded::Done(len, _)) =
+            hilt_wire::mqtt::frame_len_for(&buf[at..filled], c.version)
+        {
+            let frame = &buf[at..at + len];
+            if frame[0] >> 4 == PacketType::PubAck as u8 && frame.len() >= 4 {
+                let id = u16::from_be_bytes([frame[2], frame[3]]);
+                let sent = c.book.sent_ns[usize::from(id)].load(Ordering::Relaxed);
+                c.book.inflight.fetch_sub(1, Ordering::Relaxed);
+                if sent >= c.measure {
+                    sh.ack.saturating_record(now.saturating_sub(sent));
+                }
+            }
+            at += len;
+        }
+        drop(sh);
+        buf.copy_within(at..filled, 0);
+        filled -= at;
+    }
+}
+
+/// For tests: a target that cannot be paused and uses nothing.
+#[derive(Debug, Default)]
+pub struct NoControl;
+
+impl TargetControl for NoControl {
+    fn pause(&mut self) -> Result<(), String> {
+        Err("this target cannot be paused".into())
+    }
+    fn resume(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+    fn usage(&mut self) -> (Option<u64>, Option<u64>) {
+        (None, None)
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn packet_ids_skip_zero_and_wrap() {
+        assert_eq!(packet_id(0), 1);
+        assert_eq!(packet_id(65534), 65535);
+        assert_eq!(packet_id(65535), 1);
+    }
+}

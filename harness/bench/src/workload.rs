@@ -1,0 +1,325 @@
+//! Workload files (`suites/bench/*.yaml`): what load to put on a target.
+
+use std::path::Path;
+use std::time::Duration;
+
+use hilt_core::bench::{PauseInfo, WorkloadInfo};
+use hilt_core::datafile::{self, DataFileError};
+use serde::Deserialize;
+
+/// A benchmark workload as its YAML file states it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Only `mqtt` today; the engine's recording and scheduling do not depend on it.
+    pub protocol: String,
+    /// `3.1.1` or `5.0`.
+    #[serde(default = "default_version")]
+    pub version: String,
+    pub topology: Topology,
+    #[serde(default)]
+    pub qos: u8,
+    /// Bytes of each payload, the benchmark header included (at least its size).
+    pub payload_bytes: u32,
+    /// Messages per second per publisher.
+    pub rate: Rate,
+    #[serde(default = "default_warmup")]
+    pub warmup: Dur,
+    pub duration: Dur,
+    /// A fault: freeze the target while the load runs.
+    #[serde(default)]
+    pub pause: Option<Pause>,
+}
+
+/// Who publishes to whom (`{kind: p2p, pairs: 4}`, `{kind: fan-out, subscribers: 8}`).
+/// Each publisher has a topic of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Topology {
+    /// `pairs` publishers, each with one subscriber on its own topic: 2 × pairs connections.
+    P2p { pairs: u32 },
+    /// One publisher, `subscribers` subscribers all on its topic: 1 + subscribers
+    /// connections.
+    FanOut { subscribers: u32 },
+}
+
+impl Topology {
+    pub fn publishers(self) -> u32 {
+        match self {
+            Topology::P2p { pairs } => pairs,
+            Topology::FanOut { .. } => 1,
+        }
+    }
+
+    pub fn subscribers(self) -> u32 {
+        match self {
+            Topology::P2p { pairs } => pairs,
+            Topology::FanOut { subscribers } => subscribers,
+        }
+    }
+
+    /// The publisher whose topic subscriber `s` listens to.
+    pub fn publisher_of(self, s: u32) -> u32 {
+        match self {
+            Topology::P2p { .. } => s,
+            Topology::FanOut { .. } => 0,
+        }
+    }
+
+    /// How many subscribers receive each of publisher `p`'s messages.
+    pub fn fan(self, _p: u32) -> u32 {
+        match self {
+            Topology::P2p { .. } => 1,
+            Topology::FanOut { subscribers } => subscribers,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Topology::P2p { .. } => "p2p",
+            Topology::FanOut { .. } => "fan-out",
+        }
+    }
+}
+
+/// One rate, or a list to sweep.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Rate {
+    Fixed(u64),
+    Sweep(Vec<u64>),
+}
+
+impl Rate {
+    pub fn steps(&self) -> Vec<u64> {
+        match self {
+            Rate::Fixed(r) => vec![*r],
+            Rate::Sweep(v) => v.clone(),
+        }
+    }
+}
+
+/// Freeze the target (SIGSTOP) `at` after the warm-up ends, for `for`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pause {
+    pub at: Dur,
+    #[serde(rename = "for")]
+    pub length: Dur,
+}
+
+/// A duration written as `500ms`, `5s`, `1.5s` or `2m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Dur(pub Duration);
+
+impl TryFrom<String> for Dur {
+    type Error = String;
+    fn try_from(s: String) -> Result<Dur, String> {
+        parse_duration(&s).map(Dur)
+    }
+}
+
+/// Parses `500ms`, `5s`, `1.5s`, `2m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration such as 500ms, 5s or 2m"))?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" | "min" => n * 60.0,
+        _ => return Err(format!("`{s}`: the unit must be ms, s or m")),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("`{s}` is not a duration"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses a pause given on the command line as `FOR@AT`, e.g. `1s@2s`: freeze for 1 s,
+/// 2 s after the warm-up.
+pub fn parse_pause(s: &str) -> Result<Pause, String> {
+    let (length, at) = s
+        .split_once('@')
+        .ok_or_else(|| format!("`{s}`: expected FOR@AT, e.g. 1s@2s"))?;
+    Ok(Pause {
+        at: Dur(parse_duration(at)?),
+        length: Dur(parse_duration(length)?),
+    })
+}
+
+fn default_version() -> String {
+    "3.1.1".into()
+}
+
+fn default_warmup() -> Dur {
+    Dur(Duration::from_secs(1))
+}
+
+impl Workload {
+    /// Reads and checks a workload file; errors name the file and line.
+    pub fn load(path: &Path) -> Result<Workload, DataFileError> {
+        let w: Workload = datafile::read_yaml(path)?;
+        w.check().map_err(|message| DataFileError {
+            path: path.to_owned(),
+            line: None,
+            message,
+        })?;
+        Ok(w)
+    }
+
+    /// Checks what the schema cannot: ranges and combinations.
+    pub fn check(&self) -> Result<(), String> {
+        if self.protocol != "mqtt" {
+            return Err(format!(
+                "protocol `{}`: only `mqtt` workloads run today",
+                self.protocol
+            ));
+        }
+        if !matches!(self.version.as_str(), "3.1.1" | "5.0" | "5") {
+            return Err(format!("version `{}`: use 3.1.1 or 5.0", self.version));
+        }
+        if self.qos > 1 {
+            return Err(format!("qos {}: QoS 0 and 1 are supported", self.qos));
+        }
+        let header = crate::header::HEADER_LEN as u32;
+        if self.payload_bytes < header {
+            return Err(format!(
+                "payload_bytes {}: at least {header}, the size of the benchmark header",
+                self.payload_bytes
+            ));
+        }
+        if self.topology.publishers() == 0 || self.topology.subscribers() == 0 {
+            return Err("the topology needs at least one publisher and one subscriber".into());
+        }
+        if self.topology.publishers() + self.topology.subscribers() > 2000 {
+            return Err("more than 2000 connections: not supported yet".into());
+        }
+        let steps = self.rate.steps();
+        if steps.is_empty() || steps.contains(&0) {
+            return Err("rate: give one rate or a list, each above 0".into());
+        }
+        if self.duration.0.is_zero() {
+            return Err("duration must be above 0".into());
+        }
+        if let Some(p) = &self.pause
+            && p.at.0 + p.length.0 > self.duration.0
+        {
+            return Err("pause: at + for must end within the duration".into());
+        }
+        Ok(())
+    }
+
+    pub fn mqtt_version(&self) -> hilt_wire::mqtt::Version {
+        if self.version == "3.1.1" {
+            hilt_wire::mqtt::Version::V311
+        } else {
+            hilt_wire::mqtt::Version::V5
+        }
+    }
+
+    /// What the results file records about the workload.
+    pub fn info(&self, file: &Path, text: String) -> WorkloadInfo {
+        WorkloadInfo {
+            name: self.name.clone(),
+            file: file.display().to_string(),
+            protocol: self.protocol.clone(),
+            version: self.version.clone(),
+            topology: self.topology.name().into(),
+            publishers: self.topology.publishers(),
+            subscribers: self.topology.subscribers(),
+            qos: self.qos,
+            payload_bytes: self.payload_bytes,
+            rates: self.rate.steps(),
+            warmup_ms: self.warmup.0.as_millis() as u64,
+            duration_ms: self.duration.0.as_millis() as u64,
+            pause: self.pause.map(|p| PauseInfo {
+                at_ms: p.at.0.as_millis() as u64,
+                for_ms: p.length.0.as_millis() as u64,
+            }),
+            text,
+        }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Workload, DataFileError> {
+        datafile::parse_yaml(Path::new("w.yaml"), text)
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("fast").is_err());
+        let p = parse_pause("1s@2s").unwrap();
+        assert_eq!(p.length.0, Duration::from_secs(1));
+        assert_eq!(p.at.0, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_sweep_and_a_fan_out() {
+        let w = parse(
+            "name: f\nprotocol: mqtt\ntopology: {kind: fan-out, subscribers: 4}\n\
+             payload_bytes: 64\nrate: [100, 200]\nduration: 2s\n",
+        )
+        .unwrap();
+        w.check().unwrap();
+        assert_eq!(w.rate.steps(), vec![100, 200]);
+        assert_eq!(w.topology.publishers(), 1);
+        assert_eq!(w.topology.fan(0), 4);
+        assert_eq!(w.warmup.0, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_with_their_line() {
+        let e = parse(
+            "name: f\nprotocol: mqtt\ntopology: {kind: p2p, pairs: 1}\n\
+             payload_bytes: 64\nrate: 100\nduration: 2s\nrat: 5\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(7), "{e}");
+        assert!(e.to_string().contains("rat"), "{e}");
+    }
+
+    #[test]
+    fn checks_ranges() {
+        let mut w = parse(
+            "name: f\nprotocol: mqtt\ntopology: {kind: p2p, pairs: 1}\n\
+             payload_bytes: 8\nrate: 100\nduration: 2s\n",
+        )
+        .unwrap();
+        assert!(w.check().unwrap_err().contains("payload_bytes"));
+        w.payload_bytes = 64;
+        w.pause = Some(parse_pause("2s@1s").unwrap());
+        assert!(w.check().unwrap_err().contains("pause"));
+    }
+
+    #[test]
+    fn every_workload_in_suites_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../suites/bench");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "yaml") {
+                Workload::load(&p).unwrap();
+                n += 1;
+            }
+        }
+        assert!(n >= 2);
+    }
+}

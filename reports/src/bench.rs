@@ -1,0 +1,571 @@
+//! Benchmark reports: `bench.json` (schema `hilt.bench/1`), the terminal comparison
+//! table, and `bench.html`, a self-contained comparison page with an inline SVG
+//! percentile spectrum, rendered from the results file alone.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use hilt_core::bench::{BENCH_SCHEMA, BenchResults, Percentiles, RateRun};
+use serde::Serialize;
+
+use crate::{ReportError, write_atomically};
+
+const TEMPLATE: &str = include_str!("../templates/bench.html.tera");
+
+pub fn write_json(path: &Path, results: &BenchResults) -> Result<(), ReportError> {
+    let bytes = serde_json::to_vec_pretty(results).map_err(|e| ReportError::Render {
+        what: "bench JSON".into(),
+        message: e.to_string(),
+    })?;
+    write_atomically(path, &bytes)
+}
+
+/// Reads a bench results file, refusing schemas this version cannot read.
+pub fn read_json(path: &Path) -> Result<BenchResults, ReportError> {
+    let err = |message: String| ReportError::Read {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| err(format!("not JSON: {e}")))?;
+    match value.get("schema").and_then(|s| s.as_str()) {
+        Some(BENCH_SCHEMA) => {}
+        Some(other) => {
+            return Err(err(format!(
+                "schema `{other}` is not `{BENCH_SCHEMA}`, which this hilt reads"
+            )));
+        }
+        None => return Err(err("no `schema` field: not a hilt bench file".into())),
+    }
+    serde_json::from_value(value)
+        .map_err(|e| err(format!("does not match schema {BENCH_SCHEMA}: {e}")))
+}
+
+/// A latency in µs, in the unit that reads best.
+pub fn fmt_us(us: f64) -> String {
+    if us >= 1_000_000.0 {
+        format!("{:.3} s", us / 1e6)
+    } else if us >= 1000.0 {
+        format!("{:.2} ms", us / 1e3)
+    } else {
+        format!("{us:.0} µs")
+    }
+}
+
+fn fmt_rate(r: f64) -> String {
+    if r >= 10_000.0 {
+        format!("{:.1}k/s", r / 1000.0)
+    } else {
+        format!("{r:.0}/s")
+    }
+}
+
+/// The side-by-side summary printed at the end of `hilt bench`.
+pub fn summary_table(results: &BenchResults) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<12} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7} {:>7} {:>7}  flags",
+        "target",
+        "rate/pub",
+        "achieved",
+        "p50 corr",
+        "p50 raw",
+        "p99 corr",
+        "p99 raw",
+        "max corr",
+        "max raw",
+        "lost",
+        "cliCPU",
+        "brkCPU"
+    );
+    for t in &results.targets {
+        if let Some(e) = &t.error {
+            let _ = writeln!(out, "{:<12} error: {e}", t.target.name);
+        }
+        for r in &t.runs {
+            let mut flags = Vec::new();
+            if r.client.client_bound {
+                flags.push("client-bound");
+            }
+            if r.interrupted {
+                flags.push("interrupted");
+            }
+            if r.error_count > 0 {
+                flags.push("errors");
+            }
+            let _ = writeln!(
+                out,
+                "{:<12} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7} {:>6.0}% {:>7}  {}",
+                t.target.name,
+                r.rate_per_publisher,
+                fmt_rate(r.achieved_rate),
+                fmt_us(r.latency_corrected.p50),
+                fmt_us(r.latency_raw.p50),
+                fmt_us(r.latency_corrected.p99),
+                fmt_us(r.latency_raw.p99),
+                fmt_us(r.latency_corrected.max),
+                fmt_us(r.latency_raw.max),
+                r.counts.lost,
+                r.client.cpu_percent,
+                r.broker
+                    .cpu_percent
+                    .map(|c| format!("{c:.0}%"))
+                    .unwrap_or_else(|| "-".into()),
+                flags.join(",")
+            );
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct RowView {
+    rate: u64,
+    achieved: String,
+    publish_rate: String,
+    intended: String,
+    corrected: Vec<String>,
+    raw: Vec<String>,
+    send_delay_p99: String,
+    send_delay_max: String,
+    ack_p99: String,
+    lost: u64,
+    duplicates: u64,
+    reordered: u64,
+    client_cpu: String,
+    broker_cpu: String,
+    broker_rss: String,
+    client_bound: bool,
+    reasons: Vec<String>,
+    pause: String,
+    errors: Vec<String>,
+    error_count: u64,
+    logs: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct TargetView {
+    name: String,
+    version: String,
+    error: Option<String>,
+    rows: Vec<RowView>,
+}
+
+#[derive(Serialize)]
+struct RatioView {
+    target: String,
+    rate: u64,
+    cells: Vec<String>,
+}
+
+fn pct_cells(p: &Percentiles) -> Vec<String> {
+    [p.p50, p.p90, p.p99, p.p99_9, p.p99_99, p.max]
+        .iter()
+        .map(|v| fmt_us(*v))
+        .collect()
+}
+
+fn row(r: &RateRun) -> RowView {
+    RowView {
+        rate: r.rate_per_publisher,
+        achieved: fmt_rate(r.achieved_rate),
+        publish_rate: fmt_rate(r.publish_rate),
+        intended: fmt_rate(r.intended_publish_rate),
+        corrected: pct_cells(&r.latency_corrected),
+        raw: pct_cells(&r.latency_raw),
+        send_delay_p99: fmt_us(r.send_delay.p99),
+        send_delay_max: fmt_us(r.send_delay.max),
+        ack_p99: r
+            .ack_latency
+            .map(|a| fmt_us(a.p99))
+            .unwrap_or_else(|| "–".into()),
+        lost: r.counts.lost,
+        duplicates: r.counts.duplicates,
+        reordered: r.counts.reordered,
+        client_cpu: format!("{:.0}% of {} cores", r.client.cpu_percent, r.client.cores),
+        broker_cpu: r
+            .broker
+            .cpu_percent
+            .map(|c| format!("{c:.0}%"))
+            .unwrap_or_else(|| "–".into()),
+        broker_rss: r
+            .broker
+            .peak_rss_kib
+            .map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
+            .unwrap_or_else(|| "–".into()),
+        client_bound: r.client.client_bound,
+        reasons: r.client.client_bound_reasons.clone(),
+        pause: r
+            .pause
+            .map(|p| format!("{:.0} ms at {:.0} ms", p.for_ms, p.at_ms))
+            .unwrap_or_default(),
+        errors: r.errors.clone(),
+        error_count: r.error_count,
+        logs: r.interval_logs.values().cloned().collect(),
+    }
+}
+
+/// Each target's figures divided by the first target's, at the same rate.
+fn ratios(results: &BenchResults) -> (String, Vec<RatioView>) {
+    let Some(base) = results.targets.first() else {
+        return (String::new(), Vec::new());
+    };
+    let ratio = |a: f64, b: f64| {
+        if b > 0.0 {
+            format!("{:.2}×", a / b)
+        } else {
+            "–".into()
+        }
+    };
+    let mut out = Vec::new();
+    for t in results.targets.iter().skip(1) {
+        for r in &t.runs {
+            let Some(b) = base
+                .runs
+                .iter()
+                .find(|b| b.rate_per_publisher == r.rate_per_publisher)
+            else {
+                continue;
+            };
+            out.push(RatioView {
+                target: t.target.name.clone(),
+                rate: r.rate_per_publisher,
+                cells: vec![
+                    ratio(r.achieved_rate, b.achieved_rate),
+                    ratio(r.latency_corrected.p50, b.latency_corrected.p50),
+                    ratio(r.latency_corrected.p99, b.latency_corrected.p99),
+                    ratio(r.latency_corrected.p99_9, b.latency_corrected.p99_9),
+                    ratio(r.latency_corrected.max, b.latency_corrected.max),
+                    ratio(
+                        r.broker.cpu_percent.unwrap_or(0.0),
+                        b.broker.cpu_percent.unwrap_or(0.0),
+                    ),
+                    ratio(
+                        r.broker.peak_rss_kib.unwrap_or(0) as f64,
+                        b.broker.peak_rss_kib.unwrap_or(0) as f64,
+                    ),
+                ],
+            });
+        }
+    }
+    (base.target.name.clone(), out)
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const COLOURS: [&str; 8] = [
+    "#1565c0", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#4e342e", "#ad1457",
+];
+
+/// The latency percentile spectrum: x is log10(1/(1−p)) (so 90 %, 99 %, 99.9 % … are
+/// evenly spaced), y is latency on a log scale; corrected solid, raw dashed, one colour
+/// per target and rate.
+pub fn spectrum_svg(results: &BenchResults) -> String {
+    let (w, h) = (900.0, 420.0);
+    let (left, right, top, bottom) = (70.0, 220.0, 20.0, 50.0);
+    let (pw, ph) = (w - left - right, h - top - bottom);
+    let x_max = 6.3; // 99.9999 % sits at 6; max is drawn just right of it
+    let x_of = |p: f64| {
+        let x = if p >= 100.0 {
+            x_max
+        } else {
+            (1.0 / (1.0 - p / 100.0)).log10().min(6.0)
+        };
+        left + x / x_max * pw
+    };
+    let mut lo = f64::MAX;
+    let mut hi = 0f64;
+    for t in &results.targets {
+        for r in &t.runs {
+            for s in &r.spectrum {
+                for v in [s.corrected_us, s.raw_us] {
+                    if v > 0.0 {
+                        lo = lo.min(v);
+                        hi = hi.max(v);
+                    }
+                }
+            }
+        }
+    }
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" font-family="system-ui, sans-serif" font-size="11">"#
+    );
+    if hi <= 0.0 {
+        svg.push_str(r#"<text x="20" y="40">no latency recorded</text></svg>"#);
+        return svg;
+    }
+    let (y_lo, y_hi) = (
+        lo.log10().floor(),
+        hi.log10().ceil().max(lo.log10().floor() + 1.0),
+    );
+    let y_of = |v: f64| top + ph - (v.max(1e-3).log10() - y_lo) / (y_hi - y_lo) * ph;
+    let _ = write!(
+        svg,
+        r##"<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fff" stroke="#b0bec5"/>"##
+    );
+    for (i, label) in ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%", "99.9999%"]
+        .iter()
+        .enumerate()
+    {
+        let x = left + i as f64 / x_max * pw;
+        let _ = write!(
+            svg,
+            r##"<line x1="{x}" y1="{top}" x2="{x}" y2="{}" stroke="#eceff1"/><text x="{x}" y="{}" text-anchor="middle">{label}</text>"##,
+            top + ph,
+            top + ph + 16.0
+        );
+    }
+    let _ = write!(
+        svg,
+        r#"<text x="{}" y="{}" text-anchor="middle">max</text><text x="{}" y="{}" text-anchor="middle">percentile (log scale of 1/(1−p))</text>"#,
+        x_of(100.0),
+        top + ph + 16.0,
+        left + pw / 2.0,
+        h - 8.0
+    );
+    let mut e = y_lo;
+    while e <= y_hi {
+        let y = y_of(10f64.powf(e));
+        let _ = write!(
+            svg,
+            r##"<line x1="{left}" y1="{y}" x2="{}" y2="{y}" stroke="#eceff1"/><text x="{}" y="{}" text-anchor="end">{}</text>"##,
+            left + pw,
+            left - 6.0,
+            y + 4.0,
+            fmt_us(10f64.powf(e))
+        );
+        e += 1.0;
+    }
+    let mut series = 0usize;
+    for t in &results.targets {
+        for r in &t.runs {
+            if r.spectrum.is_empty() {
+                continue;
+            }
+            let colour = COLOURS[series % COLOURS.len()];
+            for (dash, pick) in [("", 0), ("5,4", 1)] {
+                let pts: Vec<String> = r
+                    .spectrum
+                    .iter()
+                    .map(|s| {
+                        let v = if pick == 0 { s.corrected_us } else { s.raw_us };
+                        format!("{:.1},{:.1}", x_of(s.percentile), y_of(v))
+                    })
+                    .collect();
+                let _ = write!(
+                    svg,
+                    r#"<polyline fill="none" stroke="{colour}" stroke-width="1.8" stroke-dasharray="{dash}" points="{}"/>"#,
+                    pts.join(" ")
+                );
+            }
+            let ly = top + 14.0 + series as f64 * 30.0;
+            let lx = left + pw + 14.0;
+            let _ = write!(
+                svg,
+                r#"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}">{} @ {}/s corrected</text><line x1="{lx}" y1="{}" x2="{}" y2="{}" stroke="{colour}" stroke-width="2" stroke-dasharray="5,4"/><text x="{}" y="{}">raw</text>"#,
+                lx + 22.0,
+                lx + 28.0,
+                ly + 4.0,
+                escape(&t.target.name),
+                r.rate_per_publisher,
+                ly + 13.0,
+                lx + 22.0,
+                ly + 13.0,
+                lx + 28.0,
+                ly + 17.0
+            );
+            series += 1;
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+pub fn render_html(results: &BenchResults) -> Result<String, ReportError> {
+    let targets: Vec<TargetView> = results
+        .targets
+        .iter()
+        .map(|t| TargetView {
+            name: t.target.name.clone(),
+            version: t.target.version.clone().unwrap_or_default(),
+            error: t.error.clone(),
+            rows: t.runs.iter().map(row).collect(),
+        })
+        .collect();
+    let (base, ratio_rows) = ratios(results);
+    let mut ctx = tera::Context::new();
+    ctx.insert("b", results);
+    ctx.insert("started", &results.started.to_rfc3339());
+    ctx.insert("targets", &targets);
+    ctx.insert("base", &base);
+    ctx.insert("ratios", &ratio_rows);
+    // Generated here from numbers only; target names inside are escaped.
+    ctx.insert("chart", &spectrum_svg(results));
+    let mut tera = tera::Tera::default();
+    tera.add_raw_template("bench.html", TEMPLATE)
+        .map_err(|e| ReportError::Render {
+            what: "the bench HTML template".into(),
+            message: format!("{e:?}"),
+        })?;
+    tera.render("bench.html", &ctx)
+        .map_err(|e| ReportError::Render {
+            what: "the bench HTML report".into(),
+            message: format!("{e:?}"),
+        })
+}
+
+pub fn write_html(path: &Path, results: &BenchResults) -> Result<(), ReportError> {
+    write_atomically(path, render_html(results)?.as_bytes())
+}
+
+#[cfg(test)]
+mod test {
+    use hilt_core::bench::*;
+    use hilt_core::event::TargetInfo;
+    use hilt_core::time::Timestamp;
+
+    use super::*;
+
+    fn run(rate: u64, scale: f64) -> RateRun {
+        let p = Percentiles {
+            count: 100,
+            min: 10.0 * scale,
+            mean: 60.0 * scale,
+            p50: 50.0 * scale,
+            p90: 80.0 * scale,
+            p99: 120.0 * scale,
+            p99_9: 300.0 * scale,
+            p99_99: 900.0 * scale,
+            max: 1_000_000.0 * scale,
+        };
+        RateRun {
+            rate_per_publisher: rate,
+            intended_publish_rate: rate as f64,
+            publish_rate: rate as f64,
+            achieved_rate: rate as f64,
+            duration_s: 1.0,
+            latency_corrected: p,
+            latency_raw: p,
+            send_delay: Percentiles::default(),
+            ack_latency: None,
+            counts: MessageCounts::default(),
+            client: ClientUse {
+                cpu_percent: 10.0,
+                cores: 2,
+                write_blocked_ms: 0.0,
+                client_bound: false,
+                client_bound_reasons: vec![],
+            },
+            broker: BrokerUse {
+                cpu_percent: Some(20.0),
+                peak_rss_kib: Some(8000),
+            },
+            pause: None,
+            spectrum: vec![
+                SpectrumPoint {
+                    percentile: 50.0,
+                    corrected_us: p.p50,
+                    raw_us: p.p50,
+                },
+                SpectrumPoint {
+                    percentile: 100.0,
+                    corrected_us: p.max,
+                    raw_us: p.max / 2.0,
+                },
+            ],
+            timeline: vec![],
+            interval_logs: Default::default(),
+            errors: vec![],
+            error_count: 0,
+            interrupted: false,
+        }
+    }
+
+    fn results() -> BenchResults {
+        let target = |name: &str| TargetInfo {
+            name: name.into(),
+            ..TargetInfo::default()
+        };
+        BenchResults {
+            schema: BENCH_SCHEMA.into(),
+            run_id: "r".into(),
+            hilt_version: "0".into(),
+            invocation: "hilt bench".into(),
+            started: Timestamp(0),
+            finished: Timestamp(1),
+            interrupted: false,
+            workload: WorkloadInfo {
+                name: "w".into(),
+                file: "w.yaml".into(),
+                protocol: "mqtt".into(),
+                version: "3.1.1".into(),
+                topology: "p2p".into(),
+                publishers: 1,
+                subscribers: 1,
+                qos: 0,
+                payload_bytes: 64,
+                rates: vec![100],
+                warmup_ms: 0,
+                duration_ms: 1000,
+                pause: None,
+                text: String::new(),
+            },
+            environment: Default::default(),
+            targets: vec![
+                TargetBench {
+                    target: target("a"),
+                    runs: vec![run(100, 1.0)],
+                    error: None,
+                },
+                TargetBench {
+                    target: target("<b>"),
+                    runs: vec![run(100, 2.0)],
+                    error: None,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn json_round_trips_and_html_escapes_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = results();
+        write_json(&dir.path().join("bench.json"), &r).unwrap();
+        assert_eq!(read_json(&dir.path().join("bench.json")).unwrap(), r);
+        let html = render_html(&r).unwrap();
+        assert!(html.contains("<svg"));
+        assert!(!html.contains("<b>"), "target names are escaped");
+        assert!(html.contains("2.00×"), "ratios against the first target");
+        let t = summary_table(&r);
+        assert!(t.contains("1.000 s") && t.contains("2.000 s"), "{t}");
+    }
+
+    #[test]
+    fn other_schemas_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bench.json");
+        std::fs::write(&p, r#"{"schema":"hilt.results/1"}"#).unwrap();
+        assert!(
+            read_json(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("hilt.bench/1")
+        );
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(fmt_us(42.4), "42 µs");
+        assert_eq!(fmt_us(1500.0), "1.50 ms");
+        assert_eq!(fmt_us(1_002_000.0), "1.002 s");
+    }
+}
