@@ -1,6 +1,7 @@
 //! hilt's conformance suites: test bodies in Rust, one folder per protocol; golden and
 //! malformed frames as data (`vectors/`); statement manifests (`spec/`); plans.
 
+pub mod coap;
 pub mod manifest;
 pub mod mqtt;
 
@@ -9,7 +10,7 @@ use hilt_runner::{Registry, TestCase};
 
 /// Every suite hilt has.
 pub fn registry() -> Registry {
-    Registry::new(vec![mqtt::suite()])
+    Registry::new(vec![mqtt::suite(), coap::suite()])
 }
 
 /// Statement coverage of `tests`, for every manifest any of them cites.

@@ -85,6 +85,7 @@ pub fn suite() -> Suite {
         name: SUITE,
         protocol: "mqtt",
         well_known_port: Some(MQTT_PORT),
+        transport: hilt_runner::Transport::Tcp,
         framer: Arc::new(|| Box::new(MqttFramer::new())),
         cases,
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use hilt_core::{SpecRef, TestId};
+pub use hilt_net::Transport;
 use hilt_net::interposer::Rule;
 use hilt_wire::FramerFactory;
 
@@ -200,6 +201,9 @@ pub struct Suite {
     pub protocol: &'static str,
     /// The IANA port, written into pcapng so Wireshark dissects the stream.
     pub well_known_port: Option<u16>,
+    /// What the protocol runs over: it picks the interposer of control runs (a TCP
+    /// relay, or a datagram relay for UDP protocols such as CoAP).
+    pub transport: Transport,
     pub framer: FramerFactory,
     pub cases: Vec<TestCase>,
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hilt_core::{CapabilitySet, SpecRef};
-use hilt_net::{RecordedTcp, Recorder};
+use hilt_net::{RecordedTcp, RecordedUdp, Recorder};
 use hilt_peers::Running;
 use tokio::sync::Mutex;
 
@@ -82,6 +82,18 @@ impl Ctx {
         RecordedTcp::connect(addr, &self.inner.recorder, self.inner.well_known_port)
             .await
             .map_err(|e| Failure::error(format!("cannot connect to {protocol} at {addr}: {e}")))
+    }
+
+    /// Opens a recorded UDP socket connected to the target's `protocol` service.
+    pub async fn udp(&self, protocol: &str) -> Result<RecordedUdp, Failure> {
+        let addr = self.endpoint(protocol)?;
+        RecordedUdp::connect(addr, &self.inner.recorder, self.inner.well_known_port)
+            .await
+            .map_err(|e| {
+                Failure::error(format!(
+                    "cannot open a UDP socket to {protocol} at {addr}: {e}"
+                ))
+            })
     }
 
     /// A name unique to this test attempt, at most 23 characters of `[0-9a-zA-Z]`

@@ -11,7 +11,7 @@ pub mod dissect;
 pub mod registry;
 pub mod run;
 
-pub use case::{Control, Failure, Isolation, Outcome, Suite, TestBody, TestCase};
+pub use case::{Control, Failure, Isolation, Outcome, Suite, TestBody, TestCase, Transport};
 pub use ctx::Ctx;
 pub use registry::Registry;
 pub use run::{EventSink, RunConfig, RunOutput, TargetRequest, run};

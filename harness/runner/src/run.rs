@@ -12,7 +12,8 @@ use hilt_core::id::SpecRefOwned;
 use hilt_core::target::TargetFile;
 use hilt_core::{Event, TestResult, Timestamp, Verdict};
 use hilt_net::Recorder;
-use hilt_net::interposer::Interposer;
+use hilt_net::Transport;
+use hilt_net::interposer::{Interposer, UdpInterposer};
 use hilt_peers::{Backend, LaunchOptions};
 use tokio::sync::{Mutex, RwLock, Semaphore};
 use tokio::task::JoinSet;
@@ -363,25 +364,48 @@ async fn attempt_once(
     let started = now();
     let mut endpoints = target.endpoints.clone();
     // In a control run, the suite's endpoint is replaced by an interposer applying the
-    // control's faults in front of the real target.
+    // control's faults in front of the real target: a TCP relay, or a datagram relay
+    // for suites over UDP. The handles are held until the test ends.
     let mut interposer = None;
+    let mut udp_interposer = None;
     if cfg.controls
         && let (Some(control), Some(upstream)) =
             (&case.control, target.endpoints.get(suite.protocol))
     {
-        match Interposer::start(
-            "127.0.0.1:0".parse().expect("literal address"),
-            *upstream,
-            Arc::clone(&suite.framer),
-            (control.rules)(),
-            None,
-            suite.well_known_port,
-        )
-        .await
-        {
-            Ok(h) => {
-                endpoints.insert(suite.protocol.to_owned(), h.local_addr());
+        let listen = "127.0.0.1:0".parse().expect("literal address");
+        let started = match suite.transport {
+            Transport::Tcp => Interposer::start(
+                listen,
+                *upstream,
+                Arc::clone(&suite.framer),
+                (control.rules)(),
+                None,
+                suite.well_known_port,
+            )
+            .await
+            .map(|h| {
+                let a = h.local_addr();
                 interposer = Some(h);
+                a
+            }),
+            Transport::Udp => UdpInterposer::start(
+                listen,
+                *upstream,
+                Arc::clone(&suite.framer),
+                (control.rules)(),
+                None,
+                suite.well_known_port,
+            )
+            .await
+            .map(|h| {
+                let a = h.local_addr();
+                udp_interposer = Some(h);
+                a
+            }),
+        };
+        match started {
+            Ok(addr) => {
+                endpoints.insert(suite.protocol.to_owned(), addr);
             }
             Err(e) => {
                 let mut r = unrun(
@@ -428,6 +452,7 @@ async fn attempt_once(
         }
     };
     drop(interposer);
+    drop(udp_interposer);
     let duration_us = now().0.saturating_sub(started.0);
 
     let (verdict, rule, mut message) = match outcome {

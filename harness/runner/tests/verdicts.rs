@@ -50,6 +50,7 @@ async fn run(cases: Vec<TestCase>, retries: u32) -> (Vec<hilt_core::TestResult>,
         name: "t",
         protocol: "t",
         well_known_port: None,
+        transport: hilt_runner::Transport::Tcp,
         framer: Arc::new(|| Box::new(Opaque)),
         cases: cases.clone(),
     });

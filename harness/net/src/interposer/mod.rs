@@ -1,4 +1,5 @@
-//! The interposer: a protocol-aware man-in-the-middle for TCP.
+//! The interposer: a protocol-aware man-in-the-middle for TCP, and for UDP
+//! ([`UdpInterposer`]: one datagram is one frame, same rules).
 //!
 //! It listens on a loopback port, connects each client to the upstream server, splits
 //! both directions into frames with the protocol's [`hilt_wire::Framer`], records both
@@ -73,6 +74,7 @@ mod rule;
 mod script;
 mod stats;
 mod tcp;
+mod udp;
 
 #[cfg(test)]
 mod tests;
@@ -84,3 +86,4 @@ pub use rule::{Action, CloseKind, Dir, FramePred, FrameRewrite, Match, Rule};
 pub use script::{SCRIPT_HELP, ScriptError, ScriptErrorKind, parse_fault_script};
 pub use stats::{DirStats, Stats};
 pub use tcp::{FramerFactory, Handle, Interposer, MAX_FRAME, SPLIT_GAP};
+pub use udp::{UdpHandle, UdpInterposer};

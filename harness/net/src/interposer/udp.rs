@@ -1,0 +1,471 @@
+//! The datagram relay: one local UDP socket that clients send to; per client address
+//! (a *session*) an upstream socket connected to the server. Every datagram is one
+//! frame for the rule engine, in both directions.
+//!
+//! The rule engine is the TCP relay's ([`super::engine`]); what a stream-only action
+//! means here: `split` sends the datagram whole (there are no segments to cut), and
+//! every kind of `close` turns the session into a black hole (UDP has no FIN or reset
+//! to pass on). Drop, delay, duplicate, reorder, corrupt, patch, rewrite, inject and
+//! stall work per datagram.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use hilt_core::Direction;
+use hilt_wire::{FrameMeta, Framer, FramerFactory};
+use tokio::net::UdpSocket;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::engine::{DirEngine, Emit, Halt, RuleSet};
+use super::event::{ConnLegs, LogEvent};
+use super::rule::Rule;
+use super::stats::{Stats, StatsCells, bump};
+use crate::Recorder;
+
+const MAX_DATAGRAM: usize = 65_535;
+/// Datagrams queued per direction of a session before the reader waits.
+const QUEUE: usize = 256;
+const LOG_CAPACITY: usize = 4096;
+
+/// The UDP interposer. See the [module docs](self) for what it does.
+#[derive(Debug)]
+pub struct UdpInterposer;
+
+impl UdpInterposer {
+    /// Listens on `listen` (port 0 picks one) and relays each client's datagrams to
+    /// `upstream`, recording both legs of each session to `recorder` as UDP flows.
+    pub async fn start(
+        listen: SocketAddr,
+        upstream: SocketAddr,
+        framers: FramerFactory,
+        rules: Vec<Rule>,
+        recorder: Option<Recorder>,
+        well_known_port: Option<u16>,
+    ) -> io::Result<UdpHandle> {
+        let socket = Arc::new(UdpSocket::bind(listen).await?);
+        let local = socket.local_addr()?;
+        let (log, _) = broadcast::channel(LOG_CAPACITY);
+        let shared = Arc::new(Shared {
+            origin: Instant::now(),
+            local,
+            upstream,
+            framers,
+            rules: Mutex::new(Arc::new(RuleSet {
+                generation: 0,
+                rules,
+            })),
+            recorder,
+            well_known_port,
+            stats: StatsCells::default(),
+            log,
+            conns: Mutex::default(),
+            next_conn: AtomicU32::new(0),
+        });
+        let task = tokio::spawn(listen_loop(socket, shared.clone()));
+        Ok(UdpHandle {
+            shared,
+            local,
+            task,
+        })
+    }
+}
+
+/// Controls a running UDP interposer. Dropping it stops the interposer.
+pub struct UdpHandle {
+    shared: Arc<Shared>,
+    local: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for UdpHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UdpHandle")
+            .field("local", &self.local)
+            .field("upstream", &self.shared.upstream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UdpHandle {
+    /// Where clients send.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Replaces the rules; match numbering starts again under the new ones.
+    pub fn set_rules(&self, rules: Vec<Rule>) {
+        let mut cur = lock(&self.shared.rules);
+        let generation = cur.generation.wrapping_add(1);
+        *cur = Arc::new(RuleSet { generation, rules });
+    }
+
+    /// `connections` counts sessions (client addresses seen).
+    pub fn stats(&self) -> Stats {
+        self.shared.stats.snapshot()
+    }
+
+    pub fn log(&self) -> broadcast::Receiver<LogEvent> {
+        self.shared.log.subscribe()
+    }
+
+    /// Sessions so far, with their recorder ids.
+    pub fn connections(&self) -> Vec<ConnLegs> {
+        lock(&self.shared.conns).clone()
+    }
+
+    /// Stops relaying and closes every socket. Idempotent.
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for UdpHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct Shared {
+    origin: Instant,
+    local: SocketAddr,
+    upstream: SocketAddr,
+    framers: FramerFactory,
+    rules: Mutex<Arc<RuleSet>>,
+    recorder: Option<Recorder>,
+    well_known_port: Option<u16>,
+    stats: StatsCells,
+    log: broadcast::Sender<LogEvent>,
+    conns: Mutex<Vec<ConnLegs>>,
+    next_conn: AtomicU32,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Closures run under catch_unwind in the engine, so a poisoned lock still holds
+    // consistent data.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One client address and its upstream socket.
+struct Session {
+    shared: Arc<Shared>,
+    legs: ConnLegs,
+    client: SocketAddr,
+    listener: Arc<UdpSocket>,
+    upstream: UdpSocket,
+    /// Index 0 describes what goes to the server, 1 what goes to the client.
+    framers: [Mutex<Box<dyn Framer>>; 2],
+    engines: [Mutex<DirEngine>; 2],
+    black_hole: AtomicBool,
+    queues: [mpsc::Sender<(Vec<u8>, Option<tokio::time::Instant>)>; 2],
+}
+
+fn idx(way: Direction) -> usize {
+    match way {
+        Direction::Sent => 0,
+        Direction::Received => 1,
+    }
+}
+
+async fn listen_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
+    let mut sessions: HashMap<SocketAddr, Arc<Session>> = HashMap::new();
+    let mut tasks = JoinSet::new();
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        tokio::select! {
+            r = socket.recv_from(&mut buf) => match r {
+                Ok((n, from)) => {
+                    let session = match sessions.get(&from) {
+                        Some(s) => s.clone(),
+                        None => match open_session(&shared, &socket, from, &mut tasks).await {
+                            Ok(s) => {
+                                sessions.insert(from, s.clone());
+                                s
+                            }
+                            Err(e) => {
+                                tracing::warn!("udp interposer: no upstream socket for {from}: {e}");
+                                continue;
+                            }
+                        },
+                    };
+                    session.on_datagram(Direction::Sent, &buf[..n]).await;
+                }
+                // An ICMP error from an earlier send to a client: nothing to relay.
+                Err(e) => tracing::debug!("udp interposer receive: {e}"),
+            },
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    }
+}
+
+async fn open_session(
+    shared: &Arc<Shared>,
+    listener: &Arc<UdpSocket>,
+    client: SocketAddr,
+    tasks: &mut JoinSet<()>,
+) -> io::Result<Arc<Session>> {
+    let any: SocketAddr = if shared.upstream.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let upstream = UdpSocket::bind(any).await?;
+    upstream.connect(shared.upstream).await?;
+    let mine = upstream.local_addr()?;
+    let conn = shared.next_conn.fetch_add(1, Relaxed);
+    bump(&shared.stats.connections, 1);
+    let (client_leg, upstream_leg) = match &shared.recorder {
+        Some(r) => (
+            Some(r.open_udp(client, shared.local, shared.well_known_port)),
+            Some(r.open_udp(mine, shared.upstream, shared.well_known_port)),
+        ),
+        None => (None, None),
+    };
+    let legs = ConnLegs {
+        conn,
+        client,
+        client_leg,
+        upstream_leg,
+    };
+    lock(&shared.conns).push(legs);
+    if shared.log.receiver_count() > 0 {
+        let _ = shared.log.send(LogEvent::Opened {
+            at: shared.origin.elapsed(),
+            legs,
+        });
+    }
+    let (ts_tx, ts_rx) = mpsc::channel(QUEUE);
+    let (tc_tx, tc_rx) = mpsc::channel(QUEUE);
+    let session = Arc::new(Session {
+        shared: shared.clone(),
+        legs,
+        client,
+        listener: listener.clone(),
+        upstream,
+        framers: [
+            Mutex::new((shared.framers)()),
+            Mutex::new((shared.framers)()),
+        ],
+        engines: [
+            Mutex::new(DirEngine::new(Direction::Sent)),
+            Mutex::new(DirEngine::new(Direction::Received)),
+        ],
+        black_hole: AtomicBool::new(false),
+        queues: [ts_tx, tc_tx],
+    });
+    tasks.spawn(writer(session.clone(), Direction::Sent, ts_rx));
+    tasks.spawn(writer(session.clone(), Direction::Received, tc_rx));
+    tasks.spawn(upstream_reader(session.clone()));
+    Ok(session)
+}
+
+/// Datagrams from the server, for this session's client.
+async fn upstream_reader(s: Arc<Session>) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        match s.upstream.recv(&mut buf).await {
+            Ok(n) => s.on_datagram(Direction::Received, &buf[..n]).await,
+            // ICMP port unreachable: the server is not (yet) there; keep listening, as
+            // a client retransmitting would.
+            Err(e) => {
+                tracing::debug!("udp interposer upstream receive: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Sends one direction's datagrams in queue order, each not before its time.
+async fn writer(
+    s: Arc<Session>,
+    way: Direction,
+    mut rx: mpsc::Receiver<(Vec<u8>, Option<tokio::time::Instant>)>,
+) {
+    while let Some((bytes, not_before)) = rx.recv().await {
+        if let Some(t) = not_before {
+            tokio::time::sleep_until(t).await;
+        }
+        if s.black_hole.load(Relaxed) {
+            continue;
+        }
+        let sent = match way {
+            Direction::Sent => s.upstream.send(&bytes).await,
+            Direction::Received => s.listener.send_to(&bytes, s.client).await,
+        };
+        match sent {
+            Ok(_) => s.record(way, &bytes, true),
+            Err(e) => tracing::debug!("udp interposer send: {e}"),
+        }
+    }
+}
+
+impl Session {
+    /// Records on the leg the datagram was read from (`written` false) or written to.
+    fn record(&self, way: Direction, bytes: &[u8], written: bool) {
+        let leg = match (way, written) {
+            (Direction::Sent, false) | (Direction::Received, true) => self.legs.client_leg,
+            (Direction::Received, false) | (Direction::Sent, true) => self.legs.upstream_leg,
+        };
+        if let (Some(r), Some(id)) = (&self.shared.recorder, leg) {
+            r.record(id, way, bytes);
+        }
+    }
+
+    async fn on_datagram(&self, way: Direction, datagram: &[u8]) {
+        self.record(way, datagram, false);
+        let cells = self.shared.stats.dir(way);
+        bump(&cells.bytes, datagram.len() as u64);
+        if datagram.is_empty() {
+            return;
+        }
+        let meta = describe(&self.framers[idx(way)], datagram);
+        let rules = lock(&self.shared.rules).clone();
+        let out = {
+            let mut engine = lock(&self.engines[idx(way)]);
+            if self.black_hole.load(Relaxed) {
+                engine.stall();
+            }
+            engine.on_frame(&rules, datagram, &meta)
+        };
+        bump(&cells.frames, 1);
+        bump(&cells.dropped, u64::from(!out.forwarded()));
+        bump(&cells.mutated, u64::from(out.mutated()));
+        for t in &out.taken {
+            use super::engine::Taken as T;
+            match t {
+                T::Duplicated => bump(&cells.duplicated, 1),
+                T::Delayed(_) => bump(&cells.delayed, 1),
+                T::Held => bump(&cells.reordered, 1),
+                T::InjectedBefore(_) | T::InjectedAfter(_) => bump(&cells.injected, 1),
+                _ => {}
+            }
+        }
+        if self.shared.log.receiver_count() > 0 {
+            let _ = self.shared.log.send(LogEvent::Frame {
+                at: self.shared.origin.elapsed(),
+                conn: self.legs.conn,
+                dir: way,
+                len: datagram.len(),
+                meta,
+                taken: out.taken.clone(),
+            });
+        }
+        let now = tokio::time::Instant::now();
+        for Emit { bytes, delay, .. } in out.emits {
+            let not_before = (!delay.is_zero()).then(|| now + delay);
+            // A full queue means the writer is behind; waiting keeps the order.
+            let _ = self.queues[idx(way)].send((bytes, not_before)).await;
+        }
+        if let Some(Halt::Close(_)) = out.halt {
+            self.black_hole.store(true, Relaxed);
+        }
+    }
+}
+
+fn describe(framer: &Mutex<Box<dyn Framer>>, datagram: &[u8]) -> FrameMeta {
+    let mut f = lock(framer);
+    // A framer that panics on hostile input must not take the relay down.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f.describe(datagram))).unwrap_or_else(
+        |_| FrameMeta {
+            kind: "UNKNOWN",
+            summary: format!("{} bytes (the framer panicked)", datagram.len()),
+            problems: Vec::new(),
+        },
+    )
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::interposer::{Action, Dir, Match};
+
+    struct Raw;
+    impl Framer for Raw {
+        fn frame_len(&mut self, buf: &[u8]) -> Result<hilt_wire::Decoded<usize>, String> {
+            Ok(hilt_wire::Decoded::Done(buf.len(), buf.len()))
+        }
+        fn describe(&mut self, frame: &[u8]) -> FrameMeta {
+            FrameMeta {
+                kind: if frame.first() == Some(&b'x') {
+                    "X"
+                } else {
+                    "D"
+                },
+                summary: String::new(),
+                problems: Vec::new(),
+            }
+        }
+    }
+
+    /// An echo server, an interposer in front of it, a client: what comes back.
+    async fn echo_through(rules: Vec<Rule>, send: &[&[u8]]) -> (Vec<Vec<u8>>, Recorder) {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let upstream = server.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1500];
+            while let Ok((n, from)) = server.recv_from(&mut buf).await {
+                let _ = server.send_to(&buf[..n], from).await;
+            }
+        });
+        let rec = Recorder::new();
+        let h = UdpInterposer::start(
+            "127.0.0.1:0".parse().unwrap(),
+            upstream,
+            Arc::new(|| Box::new(Raw)),
+            rules,
+            Some(rec.clone()),
+            Some(5683),
+        )
+        .await
+        .unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        client.connect(h.local_addr()).await.unwrap();
+        for d in send {
+            client.send(d).await.unwrap();
+        }
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1500];
+        while let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(300), client.recv(&mut buf)).await
+        {
+            got.push(buf[..n].to_vec());
+        }
+        (got, rec)
+    }
+
+    #[tokio::test]
+    async fn relays_and_records_both_legs() {
+        let (got, rec) = echo_through(vec![], &[b"a1", b"a2"]).await;
+        assert_eq!(got, [b"a1".to_vec(), b"a2".to_vec()]);
+        let conns = rec.conns();
+        assert_eq!(conns.len(), 2, "client leg and upstream leg");
+        assert!(conns.iter().all(|c| c.transport == crate::Transport::Udp));
+        // Each datagram: read + written on both legs, both ways.
+        assert_eq!(rec.chunks().len(), 8);
+    }
+
+    #[tokio::test]
+    async fn rules_apply_per_datagram() {
+        let rules = vec![
+            Rule::new(Dir::ToClient, Match::kind("X"), Action::Drop),
+            Rule::new(Dir::ToServer, Match::Any, Action::Duplicate).nth(2),
+            Rule::new(
+                Dir::ToClient,
+                Match::Any,
+                Action::Patch {
+                    offset: 0,
+                    bytes: vec![b'P'],
+                },
+            )
+            .nth(1),
+        ];
+        let (got, _) = echo_through(rules, &[b"x1", b"d2", b"d3"]).await;
+        // x1 is echoed but dropped on its way back, which also uses up the patch's
+        // first match; d2 reaches the server twice.
+        assert_eq!(got, [b"d2".to_vec(), b"d2".to_vec(), b"d3".to_vec()]);
+    }
+}

@@ -1,0 +1,42 @@
+//! The CoAP server suite: RFC 7252 behaviour of a server, judged by hilt as the client
+//! over UDP. Tests named after the ETSI CoAP#4 plugtest descriptions (`td-coap-…`)
+//! follow those TDs' steps and checks; the others check RFC MUSTs with hilt's own ids.
+//! Each test has a negative control applied by the UDP interposer.
+
+pub mod client;
+pub mod controls;
+
+mod core;
+mod rfc7252;
+
+use std::sync::Arc;
+
+use hilt_core::SpecRef;
+use hilt_runner::{Suite, TestCase, Transport};
+use hilt_wire::coap::{COAP_PORT, CoapFramer, RFC7252};
+
+pub const SUITE: &str = "coap";
+
+/// A statement of RFC 7252, by hilt's id.
+pub const fn rfc(id: &'static str) -> SpecRef {
+    SpecRef::new(RFC7252, id)
+}
+
+/// A plugtest test description, by its id.
+pub const fn td(id: &'static str) -> SpecRef {
+    SpecRef::new("coap-td", id)
+}
+
+pub fn suite() -> Suite {
+    let mut cases: Vec<TestCase> = Vec::new();
+    cases.extend(core::tests());
+    cases.extend(rfc7252::tests());
+    Suite {
+        name: SUITE,
+        protocol: "coap",
+        well_known_port: Some(COAP_PORT),
+        transport: Transport::Udp,
+        framer: Arc::new(|| Box::new(CoapFramer::new())),
+        cases,
+    }
+}

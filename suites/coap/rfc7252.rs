@@ -1,0 +1,181 @@
+//! RFC 7252 requirements beyond the plugtest descriptions, with hilt's own ids:
+//! Message ID and token echo, unrecognised critical and elective options, 4.04, and
+//! rejection of reserved code classes.
+
+use std::time::Duration;
+
+use hilt_runner::{Ctx, Failure, TestCase};
+use hilt_wire::coap::{Code, Message, MessageType, OptionNumber, summarize};
+
+use super::client::Client;
+use super::controls;
+use super::core::judge;
+use super::{SUITE, rfc};
+
+/// An unassigned critical option number (odd, in the experimental range 65000–65535).
+const UNKNOWN_CRITICAL: u16 = 65_001;
+/// An unassigned elective option number (even, same range).
+const UNKNOWN_ELECTIVE: u16 = 65_000;
+
+fn tc<F, Fut>(id: &str, title: &str, body: F) -> TestCase
+where
+    F: Fn(Ctx) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = hilt_runner::Outcome> + Send + 'static,
+{
+    TestCase::new(SUITE, format!("coap.rfc7252.{id}"), title, body)
+}
+
+fn get_root() -> impl Fn(&Message) -> bool + Send + Sync + Clone + 'static {
+    |m| m.code == Code::GET
+}
+
+pub fn tests() -> Vec<TestCase> {
+    let mut t = Vec::new();
+    t.push(
+        tc(
+            "ack-echoes-message-id",
+            "A CON request is acknowledged by an ACK carrying its Message ID",
+            |ctx: Ctx| async move {
+                let mut c = Client::open(&ctx).await?;
+                let req = c.request(MessageType::Con, Code::GET, "/");
+                let ex = c.exchange(&req, Duration::ZERO).await?;
+                ctx.ensure(ex.ack.is_some(), rfc("RFC7252-4.2-ack-mid"), || {
+                    format!(
+                        "no ACK or RST with mid=0x{:04x} after {} transmissions; {}",
+                        req.message_id,
+                        ex.transmissions,
+                        ex.strays()
+                    )
+                })
+            },
+        )
+        .covers(&[rfc("RFC7252-4.2-ack-mid")])
+        .control(controls::mutate_to_client(
+            "the server's ACKs carry the next Message ID",
+            controls::is_type(MessageType::Ack),
+            |m| {
+                m.message_id = m.message_id.wrapping_add(1);
+            },
+        )),
+    );
+    t.push(
+        tc(
+            "token-echoed",
+            "A response carries the request's 8-byte token unchanged",
+            |ctx: Ctx| async move {
+                let mut c = Client::open(&ctx).await?;
+                let tok = c.token(8);
+                let req = c.request(MessageType::Con, Code::GET, "/").with_token(&tok);
+                let ex = c.exchange(&req, Duration::ZERO).await?;
+                judge(&req, &ex, &[Code::CONTENT], rfc("RFC7252-5.8.1-get")).map(|_| ())
+            },
+        )
+        .covers(&[rfc("RFC7252-5.3.2-token")])
+        .control(controls::mutate_to_client(
+            "the server flips a bit of the token",
+            controls::is_response,
+            |m| {
+                if let Some(b) = m.token.last_mut() {
+                    *b ^= 1;
+                }
+            },
+        )),
+    );
+    t.push(
+        tc(
+            "unknown-critical-option-4-02",
+            "A CON GET with an unrecognised critical option is answered 4.02 (Bad Option)",
+            |ctx: Ctx| async move {
+                let mut c = Client::open(&ctx).await?;
+                let req = c
+                    .request(MessageType::Con, Code::GET, "/")
+                    .with_option(OptionNumber::from_u16(UNKNOWN_CRITICAL), b"x".to_vec());
+                let ex = c.exchange(&req, Duration::ZERO).await?;
+                judge(
+                    &req,
+                    &ex,
+                    &[Code::BAD_OPTION],
+                    rfc("RFC7252-5.4.1-critical"),
+                )
+                .map(|_| ())
+            },
+        )
+        .covers(&[rfc("RFC7252-5.4.1-critical")])
+        .control(controls::mutate_to_server(
+            "the server never sees the critical option",
+            get_root(),
+            |m| {
+                m.options.retain(|o| o.number.number() != UNKNOWN_CRITICAL);
+            },
+        )),
+    );
+    t.push(
+        tc(
+            "unknown-elective-option-ignored",
+            "A CON GET with an unrecognised elective option is served as if it were absent",
+            |ctx: Ctx| async move {
+                let mut c = Client::open(&ctx).await?;
+                let req = c
+                    .request(MessageType::Con, Code::GET, "/")
+                    .with_option(OptionNumber::from_u16(UNKNOWN_ELECTIVE), b"x".to_vec());
+                let ex = c.exchange(&req, Duration::ZERO).await?;
+                judge(&req, &ex, &[Code::CONTENT], rfc("RFC7252-5.4.1-elective")).map(|_| ())
+            },
+        )
+        .covers(&[rfc("RFC7252-5.4.1-elective")])
+        .control(controls::mutate_to_server(
+            "the server sees the elective option as a critical one",
+            get_root(),
+            |m| {
+                for o in &mut m.options {
+                    if o.number.number() == UNKNOWN_ELECTIVE {
+                        o.number = OptionNumber::from_u16(UNKNOWN_CRITICAL);
+                    }
+                }
+            },
+        )),
+    );
+    t.push(
+        tc(
+            "not-found-4-04",
+            "A GET of a resource the server does not have is answered 4.04 (Not Found)",
+            |ctx: Ctx| async move {
+                let mut c = Client::open(&ctx).await?;
+                let path = format!("/{}", ctx.unique("missing"));
+                let req = c.request(MessageType::Con, Code::GET, &path);
+                let ex = c.exchange(&req, Duration::ZERO).await?;
+                judge(
+                    &req,
+                    &ex,
+                    &[Code::NOT_FOUND],
+                    rfc("RFC7252-5.9.2.5-not-found"),
+                )
+                .map(|_| ())
+            },
+        )
+        .covers(&[rfc("RFC7252-5.9.2.5-not-found")])
+        .control(controls::mutate_to_client(
+            "the server answers 2.05 for what it lacks",
+            controls::is_response,
+            |m| m.code = Code::CONTENT,
+        )),
+    );
+    t.push(
+        tc("reserved-class-rejected", "A CON message with a code of reserved class 1 is rejected with a RST carrying its Message ID", |ctx: Ctx| async move {
+            let mut c = Client::open(&ctx).await?;
+            let mid = c.next_mid();
+            let tok = c.token(2);
+            let req = Message::new(MessageType::Con, Code::new(1, 1), mid).with_token(&tok);
+            let ex = c.exchange(&req, Duration::ZERO).await?;
+            let rule = rfc("RFC7252-4.2-reserved-class");
+            match &ex.ack {
+                Some(r) if r.msg.mtype == MessageType::Rst => Ok(()),
+                Some(r) => Err(Failure::fail(rule, format!("code 1.01 was answered {} instead of RST", summarize(&r.msg)))),
+                None => Err(Failure::fail(rule, format!("no RST for mid=0x{mid:04x} (sent {} times); {}", ex.transmissions, ex.strays()))),
+            }
+        })
+        .covers(&[rfc("RFC7252-4.2-reserved-class")])
+        .control(controls::drop_to_client("the server's RSTs never arrive", controls::is_type(MessageType::Rst))),
+    );
+    t
+}
