@@ -32,7 +32,7 @@ const MAX_DATAGRAM: usize = 65_535;
 const QUEUE: usize = 256;
 const LOG_CAPACITY: usize = 4096;
 
-/// The UDP interposer. See the [module docs](self) for what it does.
+/// The UDP interposer: relays datagrams between clients and a server through the rule engine.
 #[derive(Debug)]
 pub struct UdpInterposer;
 
