@@ -3,14 +3,7 @@
 
 use hilt_core::Verdict;
 
-use crate::support::{hilt, missing, results, stderr};
-
-fn registered_mqtt_tests() -> usize {
-    hilt_suites::registry()
-        .suite("mqtt")
-        .map(|s| s.cases.len())
-        .unwrap_or(0)
-}
+use crate::support::{hilt, missing, results, run_suite, stderr};
 
 #[test]
 fn mosquitto_passes_the_mqtt_suite_with_every_artefact_written() {
@@ -19,52 +12,11 @@ fn mosquitto_passes_the_mqtt_suite_with_every_artefact_written() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let o = hilt(&[
-        "run",
-        "--suite",
-        "mqtt",
-        "--target",
-        "mosquitto",
-        "-j",
-        "8",
-        // A loaded CI machine may miss a deadline once; a pass on retry is reported
-        // as flaky, which the assertions below accept.
-        "--retries",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let r = results(&out);
-    let bad: Vec<String> = r
-        .results
-        .iter()
-        .filter(|t| {
-            matches!(
-                t.verdict,
-                Verdict::Fail | Verdict::Error | Verdict::Inconclusive
-            )
-        })
-        .map(|t| {
-            format!(
-                "{} {}: {}",
-                t.verdict,
-                t.test,
-                t.message.as_deref().unwrap_or("")
-            )
-        })
-        .collect();
-    assert!(
-        bad.is_empty(),
-        "unexpected verdicts against Mosquitto:\n{}\n{}",
-        bad.join("\n"),
-        stderr(&o)
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(
-        r.results.len(),
-        registered_mqtt_tests(),
-        "one result per registered test"
-    );
+    // A loaded CI machine may miss a deadline once; a pass on retry is reported as
+    // flaky, which the assertions accept.
+    let run = run_suite("mqtt", "mosquitto", &out, &["--retries", "1"]);
+    run.assert_conforms_or_listed("mqtt");
+    let r = &run.results;
     assert!(r.results.iter().any(|t| t.verdict == Verdict::Pass));
     for f in ["events.jsonl", "junit.xml", "report.html"] {
         assert!(out.join(f).is_file(), "{f} written");
@@ -109,46 +61,13 @@ fn every_mqtt_test_fails_against_its_negative_control() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("controls");
-    let o = hilt(&[
-        "run",
-        "--suite",
+    run_suite(
         "mqtt",
-        "--target",
         "mosquitto",
-        "-j",
-        "8",
-        "--controls",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let r = results(&out);
-    assert!(r.controls);
-    let cannot_fail: Vec<String> = r
-        .results
-        .iter()
-        .filter(|t| t.verdict != Verdict::Fail)
-        .map(|t| {
-            format!(
-                "{} {}: {}",
-                t.verdict,
-                t.test,
-                t.message.as_deref().unwrap_or("")
-            )
-        })
-        .collect();
-    assert!(
-        cannot_fail.is_empty(),
-        "these tests did not fail against a peer that breaks their rule:\n{}",
-        cannot_fail.join("\n")
-    );
-    assert_eq!(r.results.len(), registered_mqtt_tests());
-    // A failure carries the rule it judged and the packets behind it.
-    for t in &r.results {
-        assert!(t.rule.is_some(), "{} failed without naming a rule", t.test);
-        assert!(!t.trace.is_empty(), "{} failed without packets", t.test);
-    }
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        &dir.path().join("controls"),
+        &["--controls"],
+    )
+    .assert_every_control_fails("mqtt");
 }
 
 #[test]
@@ -157,57 +76,21 @@ fn rabbitmq_deviations_are_listed_with_evidence() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("rabbit");
-    let o = hilt(&[
-        "run",
-        "--suite",
+    let run = run_suite(
         "mqtt",
-        "--target",
         "rabbitmq",
-        "-j",
-        "8",
-        // A loaded CI machine may miss a deadline once; a pass on retry is reported
-        // as flaky, which the assertions below accept.
-        "--retries",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let r = results(&out);
-    let unlisted: Vec<String> = r
-        .results
-        .iter()
-        .filter(|t| matches!(t.verdict, Verdict::Fail | Verdict::Error))
-        .map(|t| {
-            format!(
-                "{} {}: {}",
-                t.verdict,
-                t.test,
-                t.message.as_deref().unwrap_or("")
-            )
-        })
-        .collect();
-    assert!(
-        unlisted.is_empty(),
-        "RabbitMQ verdicts not explained by its target file:\n{}\n{}",
-        unlisted.join("\n"),
-        stderr(&o)
+        &dir.path().join("rabbit"),
+        &["--retries", "1"],
     );
-    for t in r.results.iter().filter(|t| t.verdict == Verdict::Xfail) {
-        assert!(
-            t.deviation.is_some() && t.rule.is_some() && !t.trace.is_empty(),
-            "{}: a deviation shows its reason, rule and packets",
-            t.test
-        );
-    }
+    run.assert_conforms_or_listed("mqtt");
     // RabbitMQ 3.10 speaks 3.1.1 only: every 5.0 test is a skip, not a failure.
     assert!(
-        r.results
+        run.results
+            .results
             .iter()
             .filter(|t| t.test.as_str().starts_with("mqtt.v5."))
             .all(|t| t.verdict == Verdict::Skip)
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
 #[test]

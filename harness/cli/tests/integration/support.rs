@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use hilt_core::RunResults;
+use hilt_core::{RunResults, Verdict};
 
 pub fn hilt(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hilt"))
@@ -34,4 +34,117 @@ pub fn missing(program: &str) -> bool {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// How many tests `suite` registers.
+pub fn registered(suite: &str) -> usize {
+    hilt_suites::registry()
+        .suite(suite)
+        .map(|s| s.cases.len())
+        .unwrap_or(0)
+}
+
+/// A conformance run of one suite against one target, into `out`: `hilt run --suite
+/// SUITE --target TARGET -j 8 --out OUT` followed by `extra` (`--controls`,
+/// `--retries 1`, …).
+pub struct SuiteRun {
+    pub output: Output,
+    pub results: RunResults,
+}
+
+pub fn run_suite(suite: &str, target: &str, out: &Path, extra: &[&str]) -> SuiteRun {
+    let mut args = vec![
+        "run",
+        "--suite",
+        suite,
+        "--target",
+        target,
+        "-j",
+        "8",
+        "--out",
+        out.to_str().expect("a UTF-8 temporary path"),
+    ];
+    args.extend_from_slice(extra);
+    let output = hilt(&args);
+    let results = results(out);
+    SuiteRun { output, results }
+}
+
+impl SuiteRun {
+    /// The results whose verdict `pick` selects, one line each, for assertion messages.
+    pub fn lines(&self, pick: impl Fn(Verdict) -> bool) -> Vec<String> {
+        self.results
+            .results
+            .iter()
+            .filter(|t| pick(t.verdict))
+            .map(|t| {
+                format!(
+                    "{} {}: {}",
+                    t.verdict,
+                    t.test,
+                    t.message.as_deref().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+
+    /// The target conforms except where its file lists a deviation: no failure, error
+    /// or inconclusive verdict, exit code 0, one result per registered test, at least
+    /// one pass, and every xfail showing its reason, rule and traffic.
+    pub fn assert_conforms_or_listed(&self, suite: &str) {
+        let bad =
+            self.lines(|v| matches!(v, Verdict::Fail | Verdict::Error | Verdict::Inconclusive));
+        assert!(
+            bad.is_empty(),
+            "verdicts the target file does not explain:\n{}\n{}",
+            bad.join("\n"),
+            stderr(&self.output)
+        );
+        assert_eq!(
+            self.output.status.code(),
+            Some(0),
+            "{}",
+            stderr(&self.output)
+        );
+        assert_eq!(
+            self.results.results.len(),
+            registered(suite),
+            "one result per registered test"
+        );
+        for t in self
+            .results
+            .results
+            .iter()
+            .filter(|t| t.verdict == Verdict::Xfail)
+        {
+            assert!(
+                t.deviation.is_some() && t.rule.is_some() && !t.trace.is_empty(),
+                "{}: a deviation shows its reason, rule and traffic",
+                t.test
+            );
+        }
+    }
+
+    /// A `--controls` run: every test failed against the peer that breaks its rule,
+    /// naming the rule and carrying the traffic behind it, and hilt exited 0.
+    pub fn assert_every_control_fails(&self, suite: &str) {
+        assert!(self.results.controls, "a --controls run");
+        let cannot_fail = self.lines(|v| v != Verdict::Fail);
+        assert!(
+            cannot_fail.is_empty(),
+            "these tests did not fail against a peer that breaks their rule:\n{}",
+            cannot_fail.join("\n")
+        );
+        assert_eq!(self.results.results.len(), registered(suite));
+        for t in &self.results.results {
+            assert!(t.rule.is_some(), "{} failed without naming a rule", t.test);
+            assert!(!t.trace.is_empty(), "{} failed without its traffic", t.test);
+        }
+        assert_eq!(
+            self.output.status.code(),
+            Some(0),
+            "{}",
+            stderr(&self.output)
+        );
+    }
 }
