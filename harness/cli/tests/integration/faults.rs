@@ -8,6 +8,22 @@ use hilt_core::Verdict;
 
 use crate::support::{missing, results};
 
+/// The tests the run's event log shows finished, with their verdicts.
+fn finished_tests(run: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(run.join("events.jsonl")).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "test_finished")
+        .map(|e| {
+            let r = &e["result"];
+            (
+                r["test"].as_str().unwrap_or_default().to_owned(),
+                r["verdict"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
 /// Waits until the run's event log holds `n` finished tests (or the deadline passes).
 fn wait_for_finished(run: &Path, n: usize, deadline: Duration) -> bool {
     let start = Instant::now();
@@ -54,17 +70,26 @@ fn ctrl_c_writes_partial_results_and_exits_130() {
         wait_for_finished(&out, 20, Duration::from_secs(60)),
         "the run got going"
     );
+    // Whatever the event log says finished before the signal must survive it.
+    let finished_before = finished_tests(&out);
     signal("-INT", &child.id().to_string());
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     let r = results(&out);
     assert!(r.interrupted, "results say they are partial");
-    let done = r
-        .results
-        .iter()
-        .filter(|t| t.verdict == Verdict::Pass)
-        .count();
-    assert!(done >= 20, "what finished before Ctrl-C is kept ({done})");
+    assert!(finished_before.len() >= 20);
+    for (test, verdict) in &finished_before {
+        let kept = r
+            .results
+            .iter()
+            .find(|t| t.test.as_str() == test)
+            .map(|t| t.verdict.to_string());
+        assert_eq!(
+            kept.as_deref(),
+            Some(verdict.as_str()),
+            "{test} finished before Ctrl-C and keeps its verdict"
+        );
+    }
     assert!(out.join("report.html").is_file());
     // The broker hilt started went down with the run.
     let left = Command::new("pgrep")

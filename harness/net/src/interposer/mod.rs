@@ -70,6 +70,7 @@
 mod engine;
 mod event;
 mod proxy;
+mod relay;
 mod rule;
 mod script;
 mod stats;
@@ -82,8 +83,12 @@ mod tests;
 pub use engine::Taken;
 pub use event::{ConnLegs, LogEvent};
 pub use proxy::{ProxyLogLine, run_proxy, run_proxy_until};
+pub use relay::Handle;
 pub use rule::{Action, CloseKind, Dir, FramePred, FrameRewrite, Match, Rule};
 pub use script::{SCRIPT_HELP, ScriptError, ScriptErrorKind, parse_fault_script};
 pub use stats::{DirStats, Stats};
-pub use tcp::{FramerFactory, Handle, Interposer, MAX_FRAME, SPLIT_GAP};
-pub use udp::{UdpHandle, UdpInterposer};
+pub use tcp::{FramerFactory, Interposer, MAX_FRAME, SPLIT_GAP};
+pub use udp::UdpInterposer;
+
+/// The UDP interposer's handle: the same as the TCP one.
+pub type UdpHandle = Handle;

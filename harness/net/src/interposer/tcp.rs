@@ -8,21 +8,22 @@
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use hilt_core::Direction;
 pub use hilt_wire::FramerFactory;
 use hilt_wire::{Decoded, FrameMeta, Framer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{broadcast, mpsc};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
-use super::engine::{DirEngine, Emit, Halt, RuleSet};
+use super::engine::{DirEngine, Emit, Halt};
 use super::event::{ConnLegs, LogEvent};
+use super::relay::{Handle, Shared, lock};
 use super::rule::{CloseKind, Rule};
-use super::stats::{Stats, StatsCells, bump};
+use super::stats::bump;
 use crate::Recorder;
 
 /// Bytes asked of the kernel per read.
@@ -40,7 +41,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// Frames (or chunks) queued per direction before the reader waits for the writer.
 const QUEUE: usize = 256;
-const LOG_CAPACITY: usize = 4096;
 
 /// The TCP interposer. See the [module docs](super) for what it does.
 #[derive(Debug)]
@@ -61,126 +61,10 @@ impl Interposer {
     ) -> io::Result<Handle> {
         let listener = TcpListener::bind(listen).await?;
         let local = listener.local_addr()?;
-        let (log, _) = broadcast::channel(LOG_CAPACITY);
-        let shared = Arc::new(Shared {
-            origin: Instant::now(),
-            local,
-            upstream,
-            framers,
-            rules: Mutex::new(Arc::new(RuleSet {
-                generation: 0,
-                rules,
-            })),
-            recorder,
-            well_known_port,
-            stats: StatsCells::default(),
-            log,
-            conns: Mutex::default(),
-            next_conn: AtomicU32::new(0),
-        });
+        let shared = Shared::new(local, upstream, framers, rules, recorder, well_known_port);
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));
-        Ok(Handle {
-            shared,
-            local,
-            accept,
-        })
+        Ok(Handle::new(shared, accept))
     }
-}
-
-/// Controls a running interposer. Dropping it stops the interposer.
-pub struct Handle {
-    shared: Arc<Shared>,
-    local: SocketAddr,
-    accept: JoinHandle<()>,
-}
-
-impl std::fmt::Debug for Handle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Handle")
-            .field("local", &self.local)
-            .field("upstream", &self.shared.upstream)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Handle {
-    /// Where clients connect.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local
-    }
-
-    /// Replaces the rules. Connections already open switch at their next frame, and
-    /// match numbering (`nth`, `count`, `after`) starts again under the new rules.
-    pub fn set_rules(&self, rules: Vec<Rule>) {
-        let mut cur = lock(&self.shared.rules);
-        let generation = cur.generation.wrapping_add(1);
-        *cur = Arc::new(RuleSet { generation, rules });
-    }
-
-    pub fn stats(&self) -> Stats {
-        self.shared.stats.snapshot()
-    }
-
-    /// The live log from now on. A reader that falls behind by more than a few
-    /// thousand entries misses some (`RecvError::Lagged`), rather than slowing the relay.
-    pub fn log(&self) -> broadcast::Receiver<LogEvent> {
-        self.shared.log.subscribe()
-    }
-
-    /// Connections relayed so far, with their recorder ids.
-    pub fn connections(&self) -> Vec<ConnLegs> {
-        lock(&self.shared.conns).clone()
-    }
-
-    /// Stops listening and drops every relayed connection. Idempotent.
-    pub fn stop(&self) {
-        // The accept task owns the set of relay tasks, and each relay owns its
-        // reader/writer tasks: aborting the root drops them all, which closes the sockets.
-        self.accept.abort();
-    }
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-struct Shared {
-    origin: Instant,
-    local: SocketAddr,
-    upstream: SocketAddr,
-    framers: FramerFactory,
-    rules: Mutex<Arc<RuleSet>>,
-    recorder: Option<Recorder>,
-    well_known_port: Option<u16>,
-    stats: StatsCells,
-    log: broadcast::Sender<LogEvent>,
-    conns: Mutex<Vec<ConnLegs>>,
-    next_conn: AtomicU32,
-}
-
-impl Shared {
-    fn at(&self) -> Duration {
-        self.origin.elapsed()
-    }
-
-    fn logging(&self) -> bool {
-        self.log.receiver_count() > 0
-    }
-
-    fn emit(&self, ev: impl FnOnce() -> LogEvent) {
-        if self.logging() {
-            // No receiver left between the check and the send is harmless.
-            let _ = self.log.send(ev());
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Framer and closure panics are caught before they unwind through a guard, so a
-    // poisoned lock still holds consistent data.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {

@@ -11,26 +11,26 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use hilt_core::Direction;
 use hilt_wire::{FrameMeta, Framer, FramerFactory};
 use tokio::net::UdpSocket;
-use tokio::sync::{broadcast, mpsc};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
-use super::engine::{DirEngine, Emit, Halt, RuleSet};
+use super::engine::{DirEngine, Emit, Halt};
 use super::event::{ConnLegs, LogEvent};
+use super::relay::{Handle, Shared, lock};
 use super::rule::Rule;
-use super::stats::{Stats, StatsCells, bump};
+use super::stats::bump;
 use crate::Recorder;
 
 const MAX_DATAGRAM: usize = 65_535;
 /// Datagrams queued per direction of a session before the reader waits.
 const QUEUE: usize = 256;
-const LOG_CAPACITY: usize = 4096;
 
 /// The UDP interposer: relays datagrams between clients and a server through the rule engine.
 #[derive(Debug)]
@@ -46,108 +46,13 @@ impl UdpInterposer {
         rules: Vec<Rule>,
         recorder: Option<Recorder>,
         well_known_port: Option<u16>,
-    ) -> io::Result<UdpHandle> {
+    ) -> io::Result<Handle> {
         let socket = Arc::new(UdpSocket::bind(listen).await?);
         let local = socket.local_addr()?;
-        let (log, _) = broadcast::channel(LOG_CAPACITY);
-        let shared = Arc::new(Shared {
-            origin: Instant::now(),
-            local,
-            upstream,
-            framers,
-            rules: Mutex::new(Arc::new(RuleSet {
-                generation: 0,
-                rules,
-            })),
-            recorder,
-            well_known_port,
-            stats: StatsCells::default(),
-            log,
-            conns: Mutex::default(),
-            next_conn: AtomicU32::new(0),
-        });
+        let shared = Shared::new(local, upstream, framers, rules, recorder, well_known_port);
         let task = tokio::spawn(listen_loop(socket, shared.clone()));
-        Ok(UdpHandle {
-            shared,
-            local,
-            task,
-        })
+        Ok(Handle::new(shared, task))
     }
-}
-
-/// Controls a running UDP interposer. Dropping it stops the interposer.
-pub struct UdpHandle {
-    shared: Arc<Shared>,
-    local: SocketAddr,
-    task: JoinHandle<()>,
-}
-
-impl std::fmt::Debug for UdpHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UdpHandle")
-            .field("local", &self.local)
-            .field("upstream", &self.shared.upstream)
-            .finish_non_exhaustive()
-    }
-}
-
-impl UdpHandle {
-    /// Where clients send.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local
-    }
-
-    /// Replaces the rules; match numbering starts again under the new ones.
-    pub fn set_rules(&self, rules: Vec<Rule>) {
-        let mut cur = lock(&self.shared.rules);
-        let generation = cur.generation.wrapping_add(1);
-        *cur = Arc::new(RuleSet { generation, rules });
-    }
-
-    /// `connections` counts sessions (client addresses seen).
-    pub fn stats(&self) -> Stats {
-        self.shared.stats.snapshot()
-    }
-
-    pub fn log(&self) -> broadcast::Receiver<LogEvent> {
-        self.shared.log.subscribe()
-    }
-
-    /// Sessions so far, with their recorder ids.
-    pub fn connections(&self) -> Vec<ConnLegs> {
-        lock(&self.shared.conns).clone()
-    }
-
-    /// Stops relaying and closes every socket. Idempotent.
-    pub fn stop(&self) {
-        self.task.abort();
-    }
-}
-
-impl Drop for UdpHandle {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-struct Shared {
-    origin: Instant,
-    local: SocketAddr,
-    upstream: SocketAddr,
-    framers: FramerFactory,
-    rules: Mutex<Arc<RuleSet>>,
-    recorder: Option<Recorder>,
-    well_known_port: Option<u16>,
-    stats: StatsCells,
-    log: broadcast::Sender<LogEvent>,
-    conns: Mutex<Vec<ConnLegs>>,
-    next_conn: AtomicU32,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Closures run under catch_unwind in the engine, so a poisoned lock still holds
-    // consistent data.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// One client address and its upstream socket.
