@@ -9,17 +9,24 @@
 //! Unknown options decode to [`OptionNumber::Unknown`] and reserved codes keep their
 //! byte ([`Code`], [`CodeKind::Reserved`]). [`RawMessage`] writes anything, for
 //! negative tests. [`CoapFramer`] treats each datagram as one frame.
+//!
+//! [`Endpoint`] is the sans-IO message and request/response layer (retransmission,
+//! deduplication, NSTART, piggybacked and separate responses) that hilt's CoAP client
+//! and server both run on, with [`TransmissionParams`] (RFC 7252 §4.8) configurable.
 
 mod code;
 mod dissector;
+mod endpoint;
 mod error;
 mod message;
 mod option;
+mod params;
 mod raw;
 mod rules;
 
 pub use code::{Code, CodeKind, MessageType, Method};
 pub use dissector::{CoapFramer, Dissection, dissect, summarize};
+pub use endpoint::{Endpoint, EndpointEvent, Exchange, Transmit};
 pub use error::Violation;
 pub use message::{
     MAX_OPTION_VALUE, MAX_TOKEN, Message, OptionIter, PAYLOAD_MARKER, Packet, RawOption, VERSION,
@@ -28,6 +35,7 @@ pub use message::{
 pub use option::{
     Block, CoapOption, OptionDef, OptionNumber, ValueFormat, decode_uint, encode_uint, observe,
 };
+pub use params::TransmissionParams;
 pub use raw::RawMessage;
 pub use rules::{RFC7252, RFC7641, RFC7959, Rule};
 
