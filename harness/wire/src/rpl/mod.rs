@@ -12,13 +12,16 @@
 //! unknown codes and option types decode to `Unknown` so a test can judge them.
 //! [`RawMessage`] writes anything, for negative tests.
 //!
-//! Nothing here reads a clock: [`Trickle`] is handed the time.
+//! [`Node`] is the router and root state machine, sans-IO in quinn-proto's shape.
+//! Nothing here reads a clock: [`Trickle`] and [`Node`] are handed the time.
 
+mod downward;
 mod error;
 mod hbh;
 mod icmpv6;
 mod ipv6;
 mod message;
+mod node;
 mod objective;
 mod options;
 mod packet;
@@ -36,6 +39,10 @@ pub use message::{
     Code, ConsistencyCheck, Dao, DaoAck, Dio, Dis, Mop, RplMessage, RplView, SecureMessage,
     SecuritySection,
 };
+pub use node::{
+    DATA_HOP_LIMIT, DropReason, ECHO_REQUEST, Event, FrameKind, LinkTarget, Node, NodeConfig,
+    RootConfig, Transmit, iid_of, link_local, with_iid,
+};
 pub use objective::{Candidate, Mrhof, Of0, ParentChoice};
 pub use options::{
     DodagConfiguration, MetricObject, MetricType, OptionIter, Prefix, PrefixInformation, RawOption,
@@ -46,7 +53,9 @@ pub use rank::{DEFAULT_MIN_HOP_RANK_INCREASE, INFINITE_RANK, Rank, SequenceCount
 pub use raw::{RawMessage, raw_icmpv6_datagram, raw_ipv6};
 pub use rules::{DOC, Rule};
 pub use srh::SourceRoute;
-pub use trickle::{RandomSource, SplitMix64, Trickle};
+pub use trickle::{RandomSource, SplitMix64, Trickle, TrickleStats};
 
+#[cfg(test)]
+mod node_tests;
 #[cfg(test)]
 mod tests;

@@ -69,6 +69,20 @@ pub enum Rule {
     SourceRouteLength,
     /// RFC 6554: Segments Left exceeds the number of addresses.
     SourceRouteSegmentsLeft,
+    // Behaviour, judged by the node and root state machines on what peers do.
+    /// A DIO advertises a Rank below ROOT_RANK (DAGRank 0): nothing ranks below a root.
+    RankBelowRoot,
+    /// A node advertises a Rank above L + DAGMaxRankIncrease, L being the lowest Rank it
+    /// advertised in this DODAG Version.
+    MaxRankIncrease,
+    /// A Non-Storing mode DAO whose Transit Information carries no Parent Address.
+    NonStoringTransitParent,
+    /// A packet whose RPL Option shows a Rank error (Up from a sender not below the
+    /// receiver, or Down from one not above it) a second time: a loop.
+    RankError,
+    /// RFC 6554: a Source Routing Header lists this router twice, separated by another
+    /// address: a loop.
+    SourceRouteLoop,
 }
 
 impl Rule {
@@ -108,6 +122,11 @@ impl Rule {
             RplOptionLength => "RFC6553-3-1",
             SourceRouteLength => "RFC6554-3-1",
             SourceRouteSegmentsLeft => "RFC6554-3-2",
+            RankBelowRoot => "RFC6550-8.2.2.2-1",
+            MaxRankIncrease => "RFC6550-8.2.2.4-1",
+            NonStoringTransitParent => "RFC6550-9.7-1",
+            RankError => "RFC6550-11.2.2.2-1",
+            SourceRouteLoop => "RFC6554-4.2-1",
         }
     }
 
@@ -151,6 +170,11 @@ impl Rule {
             RplOptionLength,
             SourceRouteLength,
             SourceRouteSegmentsLeft,
+            RankBelowRoot,
+            MaxRankIncrease,
+            NonStoringTransitParent,
+            RankError,
+            SourceRouteLoop,
         ]
     };
 }

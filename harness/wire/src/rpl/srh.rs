@@ -69,6 +69,28 @@ impl SourceRoute {
         s
     }
 
+    /// A route for a packet sent to `first_hop` and then through `rest`, eliding only the
+    /// octets every one of them shares: the Destination Address changes at each hop
+    /// (RFC 6554 §4.2) and each router restores the elided prefix from it.
+    pub fn for_path(next_header: u8, first_hop: &Ipv6Addr, rest: Vec<Ipv6Addr>) -> Self {
+        let shared = rest
+            .iter()
+            .map(|a| common_prefix(first_hop, a))
+            .min()
+            .unwrap_or(0);
+        let mut s = SourceRoute {
+            next_header,
+            segments_left: rest.len().min(255) as u8,
+            cmpr_i: shared,
+            cmpr_e: shared,
+            pad: 0,
+            reserved: 0,
+            addresses: rest,
+        };
+        s.pad = ((8 - s.address_octets() % 8) % 8) as u8;
+        s
+    }
+
     fn address_octets(&self) -> usize {
         match self.addresses.len() {
             0 => 0,
