@@ -36,6 +36,9 @@ pub struct Exchange {
     pub response: Option<Reply>,
     /// Datagrams that matched neither, in arrival order (evidence for a failure).
     pub stray: Vec<Message>,
+    /// Replies the client treated as lost in transit (see [`Client::exchange_losing`]):
+    /// they reached the socket and are recorded, but the client acted as if they had not.
+    pub lost: Vec<Reply>,
     /// How many times the request was sent.
     pub transmissions: u32,
 }
@@ -166,6 +169,20 @@ impl Client {
         req: &Message,
         separate_wait: Duration,
     ) -> Result<Exchange, Failure> {
+        self.exchange_losing(req, separate_wait, |_| false).await
+    }
+
+    /// As [`Client::exchange`], on a lossy path emulated in user space: each reply for
+    /// which `lose` holds is kept in [`Exchange::lost`] and otherwise ignored, as if it
+    /// had never arrived: a lost ACK leaves the request to be retransmitted, a lost CON
+    /// response goes unacknowledged so the server must retransmit it. Each loss extends
+    /// the wait by [`Client::patience`], the time a retransmission takes to come.
+    pub async fn exchange_losing(
+        &mut self,
+        req: &Message,
+        separate_wait: Duration,
+        mut lose: impl FnMut(&Message) -> bool,
+    ) -> Result<Exchange, Failure> {
         let mut ex = Exchange::default();
         let start = Instant::now();
         let mut give_up = start + self.patience();
@@ -200,6 +217,11 @@ impl Client {
                 }
                 continue;
             };
+            if lose(&r.msg) {
+                give_up = give_up.max(Instant::now() + self.patience());
+                ex.lost.push(r);
+                continue;
+            }
             let m = &r.msg;
             let acks_it = con
                 && matches!(m.mtype, MessageType::Ack | MessageType::Rst)

@@ -6,8 +6,9 @@ pub use hilt_runner::Control;
 use hilt_wire::coap::{Message, MessageType};
 
 /// Datagrams going `dir` for which `pick` holds are re-encoded after `mutate` changed
-/// them; datagrams that do not parse pass unchanged.
-fn mutating(
+/// them; datagrams that do not parse pass unchanged. A rule to narrow with `nth`,
+/// `after` or `count`.
+pub fn mutate_rule(
     dir: Dir,
     pick: impl Fn(&Message) -> bool + Send + Sync + Clone + 'static,
     mutate: impl Fn(&mut Message) + Send + Sync + Clone + 'static,
@@ -33,7 +34,7 @@ pub fn mutate_to_client(
     mutate: impl Fn(&mut Message) + Send + Sync + Clone + 'static,
 ) -> Control {
     Control::new(what, move || {
-        vec![mutating(Dir::ToClient, pick.clone(), mutate.clone())]
+        vec![mutate_rule(Dir::ToClient, pick.clone(), mutate.clone())]
     })
 }
 
@@ -45,7 +46,7 @@ pub fn mutate_to_server(
     mutate: impl Fn(&mut Message) + Send + Sync + Clone + 'static,
 ) -> Control {
     Control::new(what, move || {
-        vec![mutating(Dir::ToServer, pick.clone(), mutate.clone())]
+        vec![mutate_rule(Dir::ToServer, pick.clone(), mutate.clone())]
     })
 }
 
@@ -54,14 +55,16 @@ pub fn drop_to_client(
     what: &str,
     pick: impl Fn(&Message) -> bool + Send + Sync + Clone + 'static,
 ) -> Control {
-    Control::new(what, move || {
-        let p = pick.clone();
-        vec![Rule::new(
-            Dir::ToClient,
-            Match::pred(move |d| Message::parse(d).is_ok_and(|m| p(&m))),
-            Action::Drop,
-        )]
-    })
+    Control::new(what, move || vec![drop_rule_to_client(pick.clone())])
+}
+
+/// The rule of [`drop_to_client`], to narrow with `nth`, `after` or `count`.
+pub fn drop_rule_to_client(pick: impl Fn(&Message) -> bool + Send + Sync + 'static) -> Rule {
+    Rule::new(
+        Dir::ToClient,
+        Match::pred(move |d| Message::parse(d).is_ok_and(|m| pick(&m))),
+        Action::Drop,
+    )
 }
 
 /// Responses (codes 2.xx–5.xx), in whatever message carries them.

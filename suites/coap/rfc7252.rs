@@ -8,9 +8,10 @@ use hilt_runner::{Ctx, Failure, TestCase};
 use hilt_wire::coap::{Code, Message, MessageType, OptionNumber, summarize};
 
 use super::client::Client;
-use super::controls;
-use super::core::judge;
+use super::controls::{self, Control};
+use super::core::{judge, own_path};
 use super::{SUITE, rfc};
+use hilt_net::interposer::Dir;
 
 /// An unassigned critical option number (odd, in the experimental range 65000–65535).
 const UNKNOWN_CRITICAL: u16 = 65_001;
@@ -176,6 +177,35 @@ pub fn tests() -> Vec<TestCase> {
         })
         .covers(&[rfc("RFC7252-4.2-reserved-class")])
         .control(controls::drop_to_client("the server's RSTs never arrive", controls::is_type(MessageType::Rst))),
+    );
+    t.push(
+        tc("duplicate-post-runs-once", "A CON POST sent twice with the same Message ID (a duplicate within EXCHANGE_LIFETIME) is answered both times with the same ACK and response, and runs once", |ctx: Ctx| async move {
+            let mut c = Client::open(&ctx).await?;
+            let path = own_path(&ctx, "");
+            let req = c
+                .request(MessageType::Con, Code::POST, &path)
+                .with_uint(OptionNumber::ContentFormat, 0)
+                .with_payload(b"posted once".to_vec());
+            let rule = rfc("RFC7252-4.5-dedup");
+            let ex = c.exchange(&req, Duration::ZERO).await?;
+            let first = judge(&req, &ex, &[Code::CREATED], rfc("RFC7252-5.8.2-post"))?;
+            // The same datagram again, as if the ACK had been lost on the way.
+            let ex = c.exchange(&req, Duration::ZERO).await?;
+            let again = judge(&req, &ex, &[first.code], rule).map_err(|f| match f {
+                Failure::Fail { message, .. } => Failure::fail(rule, format!("the duplicate of {} (first answered {}): {message}", summarize(&req), summarize(&first))),
+                other => other,
+            })?;
+            ctx.ensure(again == first, rule, || format!("the duplicate was answered {}, the original {}", summarize(&again), summarize(&first)))
+        })
+        .covers(&[rfc("RFC7252-4.5-dedup")])
+        .needs(&["coap.dynamic-resources"])
+        .control(Control::new("the server sees the duplicate under a new Message ID", || {
+            // The server runs it again; its answer gets the client's Message ID back.
+            vec![
+                controls::mutate_rule(Dir::ToServer, |m: &Message| m.code == Code::POST, |m| m.message_id = m.message_id.wrapping_add(0x100)).nth(2),
+                controls::mutate_rule(Dir::ToClient, controls::is_response, |m| m.message_id = m.message_id.wrapping_sub(0x100)).nth(2),
+            ]
+        })),
     );
     t
 }
