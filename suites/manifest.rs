@@ -56,6 +56,7 @@ const SOURCES: &[(&str, &str)] = &[
         include_str!("spec/coap-rfc7959.yaml"),
     ),
     ("spec/coap-td.yaml", include_str!("spec/coap-td.yaml")),
+    ("spec/stomp-1.2.yaml", include_str!("spec/stomp-1.2.yaml")),
 ];
 
 /// All manifests. They are compiled in and checked by the tests, so a parse failure
@@ -133,6 +134,9 @@ mod test {
         assert_eq!(count("rpl-rfc6550"), Some(37));
         // The 52 non-DTLS test descriptions of the CoAP#4 plugtest.
         assert_eq!(count("coap-td"), Some(52));
+        // hilt's own ids: every MUST/SHOULD of STOMP 1.2, keyword-less protocol rules
+        // and the Augmented BNF.
+        assert_eq!(count("stomp-1.2"), Some(96));
         for m in &all {
             let ids: BTreeSet<&str> = m.statements.iter().map(|s| s.id.as_str()).collect();
             assert_eq!(ids.len(), m.statements.len(), "{}: ids are unique", m.doc);
@@ -177,6 +181,20 @@ mod test {
             "tests cite statements no manifest lists:\n{}",
             bad.join("\n")
         );
+    }
+
+    #[test]
+    fn every_stomp_codec_rule_is_in_its_manifest() {
+        let all = all();
+        for rule in hilt_wire::stomp::Rule::ALL {
+            let r = rule.spec_ref();
+            assert!(
+                all.iter()
+                    .any(|m| m.doc == r.doc && m.statements.iter().any(|s| s.id == r.id)),
+                "{r} is not listed in suites/spec/{}.yaml",
+                r.doc
+            );
+        }
     }
 
     #[test]

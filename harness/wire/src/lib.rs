@@ -9,5 +9,6 @@ pub mod coap;
 pub mod framing;
 pub mod mqtt;
 pub mod rpl;
+pub mod stomp;
 
 pub use framing::{Decoded, FrameMeta, Framer, FramerFactory};
