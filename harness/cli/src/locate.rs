@@ -6,22 +6,9 @@ use hilt_core::target::TargetFile;
 
 use crate::exit::usage;
 
-/// The project folder holding `targets/`: from HILT_ROOT, the current folder or its
-/// ancestors, or where this binary was built from.
+/// The project folder holding `targets/` (see [`hilt_peers::project_root`]).
 pub fn root() -> Option<PathBuf> {
-    let is_root = |p: &Path| p.join("targets").is_dir() && p.join("suites").is_dir();
-    if let Some(r) = std::env::var_os("HILT_ROOT").map(PathBuf::from)
-        && is_root(&r)
-    {
-        return Some(r);
-    }
-    if let Ok(cwd) = std::env::current_dir()
-        && let Some(r) = cwd.ancestors().find(|p| is_root(p))
-    {
-        return Some(r.to_owned());
-    }
-    let built = Path::new(env!("CARGO_MANIFEST_DIR"));
-    built.ancestors().find(|p| is_root(p)).map(Path::to_owned)
+    hilt_peers::project_root()
 }
 
 /// Every target file under `targets/`, by name.

@@ -16,6 +16,7 @@ mod error;
 mod external;
 mod options;
 mod placeholder;
+mod places;
 mod ports;
 mod process;
 pub mod procfs;
@@ -32,6 +33,7 @@ use hilt_core::target::TargetFile;
 pub use cleanup::{install_cleanup_handlers, kill_all_launched};
 pub use error::{LaunchError, LaunchErrorKind};
 pub use options::{Backend, LaunchOptions};
+pub use places::{project_root, python_venv};
 pub use running::Running;
 
 use choose::Chosen;

@@ -1,4 +1,5 @@
-//! Filling `{dir}`, `{host}`, `{name}` and `{port.NAME}` into a target's strings.
+//! Filling `{dir}`, `{host}`, `{name}` and `{port.NAME}` (one instance's) and `{root}`
+//! and `{venv}` (places on this machine, see [`crate::places`]) into a target's strings.
 //!
 //! A placeholder is `{` + a name made of letters, digits, `_`, `-` and `.` + `}`. Any
 //! other brace is literal, so Erlang terms such as `{127,0,0,1}` or `{rabbit, [...]}`
@@ -26,24 +27,7 @@ pub(crate) struct Unfilled {
 
 impl Placeholders {
     pub fn fill(&self, text: &str) -> Result<String, Unfilled> {
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let after = &rest[open + 1..];
-            let word_len = after
-                .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
-                .unwrap_or(after.len());
-            if word_len > 0 && after[word_len..].starts_with('}') {
-                out.push_str(&self.value(&after[..word_len])?);
-                rest = &after[word_len + 1..];
-            } else {
-                out.push('{');
-                rest = after;
-            }
-        }
-        out.push_str(rest);
-        Ok(out)
+        fill_with(text, |word| self.value(word))
     }
 
     fn value(&self, word: &str) -> Result<String, Unfilled> {
@@ -63,12 +47,75 @@ impl Placeholders {
                         known.join(", ")
                     ))
                 }),
-                None => Err(unfilled(
-                    "unknown placeholder (known: {dir} {host} {name} {port.NAME})".into(),
-                )),
+                None => place(word).unwrap_or_else(|| {
+                    Err(unfilled(
+                        "unknown placeholder (known: {dir} {host} {name} {port.NAME} {root} {venv})"
+                            .into(),
+                    ))
+                }),
             },
         }
     }
+}
+
+/// Fills only `{root}` and `{venv}`: for strings outside any instance, such as the
+/// program to run, which hilt must find before it allocates anything.
+pub(crate) fn fill_places(text: &str) -> Result<String, Unfilled> {
+    fill_with(text, |word| {
+        place(word).unwrap_or_else(|| {
+            Err(Unfilled {
+                placeholder: word.to_owned(),
+                reason: "only {root} and {venv} may appear here".into(),
+            })
+        })
+    })
+}
+
+/// The value of a machine-wide placeholder, or `None` when `word` is not one.
+fn place(word: &str) -> Option<Result<String, Unfilled>> {
+    let (found, missing) = match word {
+        "root" => (
+            crate::places::project_root(),
+            "the project folder holding targets/ was not found (run hilt from it, or set HILT_ROOT)",
+        ),
+        "venv" => (
+            crate::places::python_venv(),
+            "neither HILT_VENV nor HOME is set",
+        ),
+        _ => return None,
+    };
+    Some(
+        found
+            .map(|p| p.to_string_lossy().into_owned())
+            .ok_or_else(|| Unfilled {
+                placeholder: word.to_owned(),
+                reason: missing.into(),
+            }),
+    )
+}
+
+fn fill_with(
+    text: &str,
+    value: impl Fn(&str) -> Result<String, Unfilled>,
+) -> Result<String, Unfilled> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let word_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+            .unwrap_or(after.len());
+        if word_len > 0 && after[word_len..].starts_with('}') {
+            out.push_str(&value(&after[..word_len])?);
+            rest = &after[word_len + 1..];
+        } else {
+            out.push('{');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -105,6 +152,16 @@ mod test {
         assert_eq!(e.placeholder, "port.amqp");
         assert!(e.reason.contains("mqtt"), "{}", e.reason);
         assert!(ph().fill("x {prot.mqtt} y").is_err());
+    }
+
+    #[test]
+    fn places_fill_everywhere_and_instance_words_not_in_programs() {
+        let python = ph().fill("{venv}/bin/python").unwrap();
+        assert!(python.len() > "/bin/python".len(), "{python}");
+        let targets = fill_places("{root}/targets").unwrap();
+        assert!(std::path::Path::new(&targets).is_dir(), "{targets}");
+        let e = fill_places("{dir}/run").unwrap_err();
+        assert_eq!(e.placeholder, "dir");
     }
 
     #[test]

@@ -298,10 +298,13 @@ fn fill_map(
         .collect()
 }
 
+/// Resolves a target's program, after filling `{root}` and `{venv}` into it.
 pub(crate) fn find_program(program: &str) -> Result<PathBuf, Kind> {
-    crate::programs::find(program).ok_or_else(|| Kind::ProgramNotFound {
-        program: program.to_owned(),
-        package: crate::programs::debian_package(program).map(str::to_owned),
+    let program =
+        crate::placeholder::fill_places(program).map_err(|u| bad(u, "launch.process.program"))?;
+    crate::programs::find(&program).ok_or_else(|| Kind::ProgramNotFound {
+        package: crate::programs::debian_package(&program).map(str::to_owned),
+        program,
     })
 }
 

@@ -56,6 +56,13 @@ fn check_fills(t: &TargetFile) -> Result<(), String> {
             ph.fill(s)
                 .map_err(|u| format!("{{{}}}: {}", u.placeholder, u.reason))?;
         }
+        let programs = std::iter::once(&p.program)
+            .chain(p.helpers.iter().map(|h| &h.program))
+            .chain(p.version.iter().map(|v| &v.program));
+        for s in programs {
+            crate::placeholder::fill_places(s)
+                .map_err(|u| format!("program {{{}}}: {}", u.placeholder, u.reason))?;
+        }
         for h in &p.helpers {
             if let Some(r) = h.ready_port.as_ref().filter(|r| !p.ports.contains(r)) {
                 return Err(format!("helper ready_port `{r}` is not among ports"));

@@ -16,12 +16,24 @@ pub(crate) async fn probe(p: &VersionProbe) -> Option<String> {
             return None;
         }
     };
-    let Some(program) = crate::programs::find(&p.program) else {
+    let Ok(program) = crate::process::find_program(&p.program) else {
         tracing::warn!("version probe `{}` not found", p.program);
         return None;
     };
+    let args: Result<Vec<String>, _> = p
+        .args
+        .iter()
+        .map(|a| crate::placeholder::fill_places(a))
+        .collect();
+    let Ok(args) = args else {
+        tracing::warn!(
+            "version probe `{}`: an argument names an unknown place",
+            p.program
+        );
+        return None;
+    };
     let run = tokio::process::Command::new(program)
-        .args(&p.args)
+        .args(&args)
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output();

@@ -32,6 +32,22 @@ pub fn missing(program: &str) -> bool {
     !found
 }
 
+/// Skips (returning true) when the Python virtual environment `./ci/setup` creates
+/// lacks `module` (a PyPI peer such as aiocoap); in CI it never does.
+pub fn missing_python(module: &str) -> bool {
+    let python = hilt_peers::python_venv().map(|v| v.join("bin/python"));
+    let found = python.as_ref().is_some_and(|p| {
+        Command::new(p)
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !found {
+        eprintln!("skipped: Python module `{module}` is not in hilt's venv (run ./ci/setup)");
+    }
+    !found
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
