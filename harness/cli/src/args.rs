@@ -155,9 +155,10 @@ pub struct ReportArgs {
 
 #[derive(Debug, Args)]
 pub struct DecodeArgs {
-    /// The protocol of the bytes.
-    #[arg(long, short = 'p', default_value = "mqtt")]
-    pub protocol: String,
+    /// The protocol of the bytes: mqtt when not given for hex or a binary file; in a
+    /// pcapng trace, guessed for each flow from its ports (1883 mqtt, 5683 coap).
+    #[arg(long, short = 'p')]
+    pub protocol: Option<String>,
     /// MQTT version when the bytes hold no CONNECT to learn it from: `3.1.1` or `5`.
     #[arg(long = "mqtt-version", value_name = "V")]
     pub mqtt_version: Option<String>,

@@ -3,7 +3,11 @@
 
 use hilt_core::Verdict;
 
-use crate::support::{missing, missing_python, run_suite};
+use std::path::Path;
+
+use hilt_core::TestResult;
+
+use crate::support::{hilt, missing, missing_python, run_suite};
 
 #[test]
 fn libcoap_passes_the_coap_suite_or_its_deviations_are_listed() {
@@ -33,6 +37,64 @@ fn libcoap_passes_the_coap_suite_or_its_deviations_are_listed() {
             .unwrap_or_else(|| panic!("{} has no trace", t.test));
         assert!(out.join(pcap).is_file());
     }
+    decodes_its_own_traces(&out, &run.results.results);
+}
+
+/// `hilt decode` reads back what the run wrote: one line per datagram with its time and
+/// direction, the protocol guessed from the port, and the rule a datagram breaks.
+fn decodes_its_own_traces(out: &Path, results: &[TestResult]) {
+    let decode = |test: &str| {
+        let t = results
+            .iter()
+            .find(|t| t.test.as_str() == test)
+            .unwrap_or_else(|| panic!("{test} ran"));
+        let pcap = out.join(t.pcap.as_ref().expect("a trace"));
+        let o = hilt(&["decode", pcap.to_str().unwrap()]);
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    // A separate response: the Empty ACK, then the CON 2.05 that the client acknowledges.
+    let (code, text) = decode("coap.core.td-coap-core-09");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.starts_with("== udp ") && text.contains("(coap)"),
+        "{text}"
+    );
+    let lines: Vec<&str> = text.lines().skip(1).collect();
+    let expect = [
+        "-> CON GET",
+        "<- ACK Empty",
+        "<- CON 2.05 Content",
+        "-> ACK Empty",
+    ];
+    assert_eq!(lines.len(), expect.len(), "{text}");
+    for (line, want) in lines.iter().zip(expect) {
+        let (time, rest) = line
+            .trim()
+            .split_once("  ")
+            .expect("time, then the datagram");
+        assert!(time.parse::<f64>().is_ok(), "{line}");
+        assert!(rest.starts_with(want), "{line} should start with {want}");
+    }
+    // hilt's own reserved-class request breaks a rule: the decode says which, exits 1.
+    let (code, text) = decode("coap.rfc7252.reserved-class-rejected");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("! [RFC7252-4.2-reserved-class]"), "{text}");
+}
+
+#[test]
+fn decode_names_the_rule_a_coap_datagram_breaks() {
+    let ok = hilt(&["decode", "--protocol", "coap", "40 01 12 34 b4 74 69 6d 65"]);
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(ok.status.code(), Some(0), "{text}");
+    assert!(text.contains("CON GET mid=0x1234 /time"), "{text}");
+    // TKL 9 is reserved (RFC 7252 §3).
+    let bad = hilt(&["decode", "-p", "coap", "49 01 12 34"]);
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{text}");
+    assert!(text.contains("[RFC7252-3-tkl]"), "{text}");
 }
 
 #[test]
