@@ -49,8 +49,8 @@ pub enum Command {
     /// Decode frames from hex, a binary file or a pcapng trace, naming every rule each
     /// frame breaks. Exits 1 if any frame is malformed.
     Decode(DecodeArgs),
-    /// Relay a connection through the interposer, printing a live decoded log of both
-    /// directions and applying faults from a script.
+    /// Relay connections (TCP) or datagrams (UDP, for CoAP) through the interposer,
+    /// printing a live decoded log of both directions and applying faults from a script.
     Proxy(ProxyArgs),
     /// Benchmark targets with an open-loop workload: latency corrected for coordinated
     /// omission and raw, throughput, loss, client and broker CPU; writes bench.json,

@@ -28,9 +28,15 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         None => Vec::new(),
     };
     // The final counts are printed as the proxy's last log line.
-    run_proxy(listen, upstream, Arc::clone(&suite.framer), rules, |line| {
-        println!("{line}")
-    })
+    // The suite says whether the protocol runs over TCP or UDP.
+    run_proxy(
+        suite.transport,
+        listen,
+        upstream,
+        Arc::clone(&suite.framer),
+        rules,
+        |line| println!("{line}"),
+    )
     .await?;
     Ok(ExitCode::Ok)
 }

@@ -145,3 +145,98 @@ fn every_coap_test_fails_against_its_negative_control_in_front_of_aiocoap() {
     )
     .assert_every_control_fails("coap");
 }
+
+/// A child process killed when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A UDP port free on loopback a moment ago.
+fn free_udp_port() -> u16 {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.local_addr().unwrap().port()
+}
+
+#[test]
+fn proxy_relays_coap_over_udp_and_applies_a_drop_rule() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    if missing("coap-server-notls") || missing("coap-client-notls") {
+        return;
+    }
+    let (server_port, proxy_port) = (free_udp_port(), free_udp_port());
+    let _server = Child(
+        Command::new("coap-server-notls")
+            .args(["-A", "127.0.0.1", "-p", &server_port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let faults = dir.path().join("faults.txt");
+    // The server's first ACK (its piggybacked 2.05) never reaches the client.
+    std::fs::write(&faults, "to-client ACK drop nth=1\n").unwrap();
+    let mut proxy = Child(
+        Command::new(env!("CARGO_BIN_EXE_hilt"))
+            .args(["proxy", "--protocol", "coap", "--listen"])
+            .arg(format!("127.0.0.1:{proxy_port}"))
+            .arg("--upstream")
+            .arg(format!("127.0.0.1:{server_port}"))
+            .arg("--faults")
+            .arg(&faults)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = proxy.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the proxy starts");
+    assert!(first.starts_with("listening on 127.0.0.1:"), "{first}");
+    // The client retransmits its CON GET after ACK_TIMEOUT (2–3 s, RFC 7252 §4.8) and
+    // gets the answer the second time; -B bounds the whole exchange.
+    let client = Command::new("coap-client-notls")
+        .args(["-m", "get", "-B", "15"])
+        .arg(format!("coap://127.0.0.1:{proxy_port}/"))
+        .output()
+        .unwrap();
+    let got = String::from_utf8_lossy(&client.stdout);
+    assert!(client.status.success() && got.contains("libcoap"), "{got}");
+    let _ = Command::new("kill")
+        .args(["-INT", &proxy.0.id().to_string()])
+        .status();
+    let mut lines = vec![first];
+    while let Ok(l) = rx.recv_timeout(Duration::from_secs(10)) {
+        lines.push(l);
+    }
+    let log = lines.join("\n");
+    let to_server = lines.iter().filter(|l| l.contains("C->S CON GET")).count();
+    assert!(to_server >= 2, "the GET was retransmitted:\n{log}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("S->C ACK 2.05 Content") && l.ends_with("[dropped]")),
+        "the first response was dropped:\n{log}"
+    );
+    let last = lines.last().unwrap();
+    assert!(
+        last.starts_with("stopped after 1 connections")
+            && last.contains("to client: 2 frames, 1 dropped"),
+        "{log}"
+    );
+}

@@ -84,14 +84,12 @@ impl fmt::Display for LogEvent {
                 meta,
                 taken,
             } => {
-                write!(
-                    f,
-                    "{:>10.3}s #{conn} {} {} {} ({len} B)",
-                    at.as_secs_f64(),
-                    arrow(*dir),
-                    meta.kind,
-                    meta.summary
-                )?;
+                write!(f, "{:>10.3}s #{conn} {} ", at.as_secs_f64(), arrow(*dir))?;
+                // Summaries that already open with the kind (`CON GET …`) say it once.
+                if !meta.summary.starts_with(meta.kind) {
+                    write!(f, "{} ", meta.kind)?;
+                }
+                write!(f, "{} ({len} B)", meta.summary)?;
                 if !taken.is_empty() {
                     let t: Vec<String> = taken.iter().map(ToString::to_string).collect();
                     write!(f, " [{}]", t.join(", "))?;

@@ -1,4 +1,4 @@
-//! `hilt proxy`: the interposer run by hand, printing a live decoded log.
+//! `hilt proxy`: the interposer run by hand, for TCP or UDP, printing a live decoded log.
 
 use std::fmt;
 use std::future::Future;
@@ -11,6 +11,8 @@ use super::event::LogEvent;
 use super::rule::Rule;
 use super::stats::Stats;
 use super::tcp::{FramerFactory, Interposer};
+use super::udp::UdpInterposer;
+use crate::Transport;
 
 /// One line of the proxy's output.
 #[derive(Debug, Clone)]
@@ -53,9 +55,11 @@ impl fmt::Display for ProxyLogLine {
     }
 }
 
-/// Relays `listen` → `upstream` with `rules` until Ctrl-C, handing every log line to
-/// `log`, and returns the final counts.
+/// Relays `listen` → `upstream` over `transport` (TCP connections, or UDP datagrams
+/// per client address) with `rules` until Ctrl-C, handing every log line to `log`, and
+/// returns the final counts.
 pub async fn run_proxy(
+    transport: Transport,
     listen: SocketAddr,
     upstream: SocketAddr,
     framers: FramerFactory,
@@ -68,11 +72,12 @@ pub async fn run_proxy(
             std::future::pending::<()>().await;
         }
     };
-    run_proxy_until(listen, upstream, framers, rules, log, ctrl_c).await
+    run_proxy_until(transport, listen, upstream, framers, rules, log, ctrl_c).await
 }
 
 /// [`run_proxy`] with the stop condition given, for tests and embedding.
 pub async fn run_proxy_until(
+    transport: Transport,
     listen: SocketAddr,
     upstream: SocketAddr,
     framers: FramerFactory,
@@ -81,7 +86,12 @@ pub async fn run_proxy_until(
     until: impl Future<Output = ()>,
 ) -> io::Result<Stats> {
     let n = rules.len();
-    let handle = Interposer::start(listen, upstream, framers, rules, None, None).await?;
+    let handle = match transport {
+        Transport::Tcp => Interposer::start(listen, upstream, framers, rules, None, None).await?,
+        Transport::Udp => {
+            UdpInterposer::start(listen, upstream, framers, rules, None, None).await?
+        }
+    };
     let mut rx = handle.log();
     log(ProxyLogLine::Listening {
         local: handle.local_addr(),

@@ -693,6 +693,7 @@ async fn run_proxy_logs_until_told_to_stop() {
         let mut addr_tx = Some(addr_tx);
         let rules = parse_fault_script("to-client * corrupt 2 0x20").unwrap();
         let proxy = tokio::spawn(run_proxy_until(
+            crate::Transport::Tcp,
             lo(),
             upstream,
             framers(),
