@@ -6,6 +6,7 @@
 mod bench;
 mod cli;
 mod coap;
+mod coap_codec;
 mod faults;
 mod mqtt_brokers;
 mod support;
