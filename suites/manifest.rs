@@ -31,6 +31,10 @@ pub struct Statement {
     /// How the specification misprints the id, where it does.
     #[serde(default)]
     pub printed_as: Option<String>,
+    /// For statements taken from a specification's numbered rules: whether it gives the
+    /// rule a test scenario (AMQP 0-9-1's XML does for 82 of its 115 `<rule>`s).
+    #[serde(default)]
+    pub scenario: Option<bool>,
 }
 
 const SOURCES: &[(&str, &str)] = &[
@@ -57,6 +61,7 @@ const SOURCES: &[(&str, &str)] = &[
     ),
     ("spec/coap-td.yaml", include_str!("spec/coap-td.yaml")),
     ("spec/stomp-1.2.yaml", include_str!("spec/stomp-1.2.yaml")),
+    ("spec/amqp-0-9-1.yaml", include_str!("spec/amqp-0-9-1.yaml")),
 ];
 
 /// All manifests. They are compiled in and checked by the tests, so a parse failure
@@ -137,6 +142,21 @@ mod test {
         // hilt's own ids: every MUST/SHOULD of STOMP 1.2, keyword-less protocol rules
         // and the Augmented BNF.
         assert_eq!(count("stomp-1.2"), Some(96));
+        // The 115 <rule>s of the 0-9-1 XML (82 with a scenario), then 36 statements of the
+        // frame grammar, reply codes and RabbitMQ's extensions.
+        assert_eq!(count("amqp-0-9-1"), Some(151));
+        let amqp = all.iter().find(|m| m.doc == "amqp-0-9-1");
+        let rules = amqp.map(|m| {
+            m.statements
+                .iter()
+                .filter_map(|s| s.scenario)
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(rules.as_ref().map(Vec::len), Some(115));
+        assert_eq!(
+            rules.map(|r| r.into_iter().filter(|s| *s).count()),
+            Some(82)
+        );
         for m in &all {
             let ids: BTreeSet<&str> = m.statements.iter().map(|s| s.id.as_str()).collect();
             assert_eq!(ids.len(), m.statements.len(), "{}: ids are unique", m.doc);
@@ -187,6 +207,20 @@ mod test {
     fn every_stomp_codec_rule_is_in_its_manifest() {
         let all = all();
         for rule in hilt_wire::stomp::Rule::ALL {
+            let r = rule.spec_ref();
+            assert!(
+                all.iter()
+                    .any(|m| m.doc == r.doc && m.statements.iter().any(|s| s.id == r.id)),
+                "{r} is not listed in suites/spec/{}.yaml",
+                r.doc
+            );
+        }
+    }
+
+    #[test]
+    fn every_amqp091_codec_rule_is_in_its_manifest() {
+        let all = all();
+        for rule in hilt_wire::amqp091::Rule::ALL {
             let r = rule.spec_ref();
             assert!(
                 all.iter()

@@ -5,6 +5,7 @@
 //! runs over TCP, over a serial line, inside the simulator, under a fuzzer, and in unit
 //! tests with a fake clock.
 
+pub mod amqp091;
 pub mod coap;
 pub mod framing;
 pub mod mqtt;
