@@ -7,6 +7,7 @@ pub mod client;
 pub mod controls;
 
 mod core;
+mod link;
 mod rfc7252;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ pub const fn td(id: &'static str) -> SpecRef {
 pub fn suite() -> Suite {
     let mut cases: Vec<TestCase> = Vec::new();
     cases.extend(core::tests());
+    cases.extend(link::tests());
     cases.extend(rfc7252::tests());
     Suite {
         name: SUITE,

@@ -8,7 +8,8 @@
 //! `suites/spec/coap-rfc7252.yaml`); [`dissect`] is lenient and names them all.
 //! Unknown options decode to [`OptionNumber::Unknown`] and reserved codes keep their
 //! byte ([`Code`], [`CodeKind::Reserved`]). [`RawMessage`] writes anything, for
-//! negative tests. [`CoapFramer`] treats each datagram as one frame.
+//! negative tests. [`CoapFramer`] treats each datagram as one frame. [`parse_links`]
+//! reads the CoRE Link Format (RFC 6690) of resource discovery.
 //!
 //! [`Endpoint`] is the sans-IO message and request/response layer (retransmission,
 //! deduplication, NSTART, piggybacked and separate responses) that hilt's CoAP client
@@ -18,6 +19,7 @@ mod code;
 mod dissector;
 mod endpoint;
 mod error;
+mod link;
 mod message;
 mod option;
 mod params;
@@ -28,6 +30,7 @@ pub use code::{Code, CodeKind, MessageType, Method};
 pub use dissector::{CoapFramer, Dissection, dissect, summarize};
 pub use endpoint::{Endpoint, EndpointEvent, Exchange, Transmit};
 pub use error::Violation;
+pub use link::{Filter, Link, LinkFormatError, LinkParam, RFC6690, parse_links};
 pub use message::{
     MAX_OPTION_VALUE, MAX_TOKEN, Message, OptionIter, PAYLOAD_MARKER, Packet, RawOption, VERSION,
     decode_lenient, option_problems,
