@@ -60,7 +60,8 @@ class Stored(resource.ObservableResource):
     def get_link_description(self):
         d = super().get_link_description()
         d.update(self.link)
-        d["ct"] = str(self.content_format)
+        # A Content-Format set by a request is an aiocoap enum: list its number.
+        d["ct"] = str(int(self.content_format))
         return d
 
     def etag(self):
