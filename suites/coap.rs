@@ -1,7 +1,9 @@
 //! The CoAP server suite: RFC 7252 behaviour of a server, judged by hilt as the client
 //! over UDP. Tests named after the ETSI CoAP#4 plugtest descriptions (`td-coap-…`)
-//! follow those TDs' steps and checks; the others check RFC MUSTs with hilt's own ids.
-//! Each test has a negative control applied by the UDP interposer.
+//! follow those TDs' steps and checks (CORE in `core`, LINK in `link`); the others
+//! check RFC MUSTs with hilt's own ids (`rfc7252`), and a corpus of malformed datagrams
+//! kept as data (`vectors`) judges the reaction to each. Each test has a negative
+//! control applied by the UDP interposer.
 
 pub mod client;
 pub mod controls;
@@ -9,6 +11,7 @@ pub mod controls;
 mod core;
 mod link;
 mod rfc7252;
+mod vectors;
 
 use std::sync::Arc;
 
@@ -33,6 +36,7 @@ pub fn suite() -> Suite {
     cases.extend(core::tests());
     cases.extend(link::tests());
     cases.extend(rfc7252::tests());
+    cases.extend(vectors::tests());
     Suite {
         name: SUITE,
         protocol: "coap",

@@ -5,12 +5,64 @@ pub mod coap;
 pub mod manifest;
 pub mod mqtt;
 
+use std::collections::BTreeSet;
+use std::sync::{Mutex, OnceLock};
+
 use hilt_core::run::DocCoverage;
 use hilt_runner::{Registry, TestCase};
 
 /// Every suite hilt has.
 pub fn registry() -> Registry {
     Registry::new(vec![mqtt::suite(), coap::suite()])
+}
+
+/// Statement ids read from data files (vector corpora) live as long as the program: the
+/// registry is built a few times at most, and each distinct id is stored once.
+pub(crate) fn intern(s: &str) -> &'static str {
+    static POOL: OnceLock<Mutex<BTreeSet<&'static str>>> = OnceLock::new();
+    let mut pool = POOL
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = pool.get(s) {
+        return found;
+    }
+    let leaked: &'static str = Box::leak(s.to_owned().into_boxed_str());
+    pool.insert(leaked);
+    leaked
+}
+
+/// The first 48 bytes of a frame or datagram in hex, for failure messages.
+pub(crate) fn hex_excerpt(bytes: &[u8]) -> String {
+    const SHOWN: usize = 48;
+    let mut s: String = bytes
+        .iter()
+        .take(SHOWN)
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if bytes.len() > SHOWN {
+        s.push_str(&format!(" … {} bytes", bytes.len()));
+    }
+    s
+}
+
+/// Checks that a corpus compiles in exactly the YAML files of `suites/<folder>`.
+#[cfg(test)]
+pub(crate) fn assert_lists_every_vector_file(folder: &str, files: &[(&str, &str)]) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
+    let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".yaml").map(str::to_owned))
+        .collect();
+    let listed: BTreeSet<String> = files.iter().map(|(f, _)| (*f).to_owned()).collect();
+    assert_eq!(
+        on_disk,
+        listed,
+        "FILES lists exactly the files in {}",
+        dir.display()
+    );
 }
 
 /// Statement coverage of `tests`, for every manifest any of them cites.

@@ -55,7 +55,7 @@ mod template;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use hilt_core::SpecRef;
 use hilt_net::interposer::{Action, CloseKind, Dir, Match, Rule};
@@ -342,7 +342,7 @@ fn compile(
         let binds = known
             .get(&(doc.to_owned(), id.clone()))
             .ok_or_else(|| format!("covers {id}, which {doc} does not list"))?;
-        let r = SpecRef::new(doc, intern(id));
+        let r = SpecRef::new(doc, crate::intern(id));
         if rule.is_none() && matches!(binds.as_str(), "server" | "both" | "receiver") {
             rule = Some(r);
         }
@@ -464,22 +464,6 @@ fn known_statements() -> Known {
         .collect()
 }
 
-/// Statement ids live as long as the program: the registry is built a few times at most,
-/// and each distinct id is stored once.
-fn intern(s: &str) -> &'static str {
-    static POOL: OnceLock<Mutex<BTreeSet<&'static str>>> = OnceLock::new();
-    let mut pool = POOL
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    if let Some(found) = pool.get(s) {
-        return found;
-    }
-    let leaked: &'static str = Box::leak(s.to_owned().into_boxed_str());
-    pool.insert(leaked);
-    leaked
-}
-
 fn register(v: Arc<Vector>) -> TestCase {
     let control = control(&v);
     let body = v.clone();
@@ -553,7 +537,7 @@ async fn run(ctx: Ctx, v: Arc<Vector>) -> Result<(), Failure> {
             Next::Silent => break Ending::Silent,
         }
     };
-    let evidence = || format!("vector {} ({})", v.name, hex_excerpt(&bytes));
+    let evidence = || format!("vector {} ({})", v.name, crate::hex_excerpt(&bytes));
     if version == Version::V5 && !v.connect && v.expect.may_close() {
         let disconnect = seen.iter().position(|p| matches!(p, Packet::Disconnect(_)));
         let connack = seen.iter().position(|p| matches!(p, Packet::ConnAck(_)));
@@ -619,20 +603,6 @@ async fn subscriber(ctx: &Ctx, version: Version, topic: &str) -> Result<Session,
             "the subscriber's SUBSCRIBE to {topic} was not granted: {other:?}"
         ))),
     }
-}
-
-fn hex_excerpt(bytes: &[u8]) -> String {
-    const SHOWN: usize = 48;
-    let mut s: String = bytes
-        .iter()
-        .take(SHOWN)
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    if bytes.len() > SHOWN {
-        s.push_str(&format!(" … {} bytes", bytes.len()));
-    }
-    s
 }
 
 fn emitted(p: &Packet, version: Version) -> Vec<u8> {
@@ -776,19 +746,7 @@ mod test {
 
     #[test]
     fn every_file_is_compiled_in_and_every_vector_compiles() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors/mqtt");
-        let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter_map(|n| n.strip_suffix(".yaml").map(str::to_owned))
-            .collect();
-        let listed: BTreeSet<String> = FILES.iter().map(|(f, _)| (*f).to_owned()).collect();
-        assert_eq!(
-            on_disk,
-            listed,
-            "FILES lists exactly the files in {}",
-            dir.display()
-        );
+        crate::assert_lists_every_vector_file("vectors/mqtt", FILES);
         let (vectors, problems) = load();
         assert!(
             problems.is_empty(),
