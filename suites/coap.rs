@@ -8,8 +8,10 @@
 pub mod client;
 pub mod controls;
 
+mod block;
 mod core;
 mod link;
+mod observe;
 mod rfc7252;
 mod vectors;
 
@@ -17,13 +19,23 @@ use std::sync::Arc;
 
 use hilt_core::SpecRef;
 use hilt_runner::{Suite, TestCase, Transport};
-use hilt_wire::coap::{COAP_PORT, CoapFramer, RFC7252};
+use hilt_wire::coap::{COAP_PORT, CoapFramer, RFC7252, RFC7641, RFC7959};
 
 pub const SUITE: &str = "coap";
 
 /// A statement of RFC 7252, by hilt's id.
 pub const fn rfc(id: &'static str) -> SpecRef {
     SpecRef::new(RFC7252, id)
+}
+
+/// A statement of RFC 7641 (Observe), by hilt's id.
+pub const fn obs(id: &'static str) -> SpecRef {
+    SpecRef::new(RFC7641, id)
+}
+
+/// A statement of RFC 7959 (block-wise transfers), by hilt's id.
+pub const fn blk(id: &'static str) -> SpecRef {
+    SpecRef::new(RFC7959, id)
 }
 
 /// A plugtest test description, by its id.
@@ -37,6 +49,8 @@ pub fn suite() -> Suite {
     cases.extend(link::tests());
     cases.extend(rfc7252::tests());
     cases.extend(vectors::tests());
+    cases.extend(block::tests());
+    cases.extend(observe::tests());
     Suite {
         name: SUITE,
         protocol: "coap",

@@ -35,10 +35,20 @@ pub fn own_path(ctx: &Ctx, rest: &str) -> String {
 /// Creates (or replaces) the resource at `path` with a text payload, as the TDs'
 /// preconditions require. A failure here is an error: the precondition, not the TD.
 pub async fn create(c: &mut Client, path: &str, body: &str) -> Result<(), Failure> {
+    create_as(c, path, 0, body.as_bytes()).await
+}
+
+/// As [`create`], with `body` in Content-Format `format`.
+pub async fn create_as(
+    c: &mut Client,
+    path: &str,
+    format: u32,
+    body: &[u8],
+) -> Result<(), Failure> {
     let req = c
         .request(MessageType::Con, Code::PUT, path)
-        .with_uint(OptionNumber::ContentFormat, 0)
-        .with_payload(body.as_bytes().to_vec());
+        .with_uint(OptionNumber::ContentFormat, format)
+        .with_payload(body.to_vec());
     let ex = c.exchange(&req, Duration::ZERO).await?;
     match ex.response.map(|r| r.msg.code) {
         Some(Code::CREATED | Code::CHANGED) => Ok(()),
