@@ -32,6 +32,9 @@ use super::{SUITE, obs, rfc, td};
 pub const TICKING_PATH: &str = "/time";
 pub const TICK: Duration = Duration::from_secs(1);
 
+/// The largest block (SZX 6): a representation bigger than this is sent block-wise.
+const LARGEST_BLOCK: usize = 1024;
+
 /// An observable resource of the server's own that a PUT changes and that exists again
 /// after a restart: libcoap's `/example_data`.
 pub const LASTING_PATH: &str = "/example_data";
@@ -81,7 +84,7 @@ impl Observed {
         let c = Client::open(ctx).await?;
         let mut updater = Client::open(ctx).await?;
         let path = own_path(ctx, "/obs");
-        if initial.len() > 1024 {
+        if initial.len() > LARGEST_BLOCK {
             create_large(&mut updater, &path, initial).await?;
         } else {
             create_as(&mut updater, &path, JSON, initial).await?;
@@ -159,10 +162,19 @@ impl Observed {
     /// Replaces the representation with `body` in `format` (block-wise when large). A
     /// refusal is an error: the TDs' update is a precondition of what they judge.
     async fn change_to(&mut self, format: u32, body: &[u8]) -> Result<(), Failure> {
-        if body.len() > 1024 {
+        if body.len() > LARGEST_BLOCK {
             return create_large(&mut self.updater, &self.path, body).await;
         }
         create_as(&mut self.updater, &self.path, format, body).await
+    }
+
+    /// The TDs' loop of steps 4–6 once: a change, its notification (acknowledged if
+    /// CON) judged as `mtype`.
+    async fn notified(&mut self, mtype: MessageType) -> Result<Reply, Failure> {
+        self.change().await?;
+        let n = self.next("a change").await?;
+        self.judge(&n, mtype)?;
+        Ok(n)
     }
 
     /// How long a notification may take after a change: the server notifies when the
@@ -312,49 +324,47 @@ const BASIC: [SpecRef; 3] = [
     obs("RFC7641-4.4-fresh"),
 ];
 
+/// OBS_01 and OBS_02: register with a GET of `mtype`, then three changes, each
+/// notified in `mtype`.
+fn basic_td(id: &'static str, slug: &str, title: &str, mtype: MessageType) -> TestCase {
+    tc(slug, title, move |ctx: Ctx| async move {
+        let mut o = Observed::register(&ctx, id, mtype, &state(0)).await?;
+        for _ in 0..3 {
+            o.notified(mtype).await?;
+        }
+        Ok(())
+    })
+    .covers(&[td(id), obs("RFC7641-4.2-content-format")])
+    .covers(&BASIC)
+    .control(notifications_mutated(
+        "the server's notifications carry no Observe option",
+        without_observe,
+    ))
+}
+
 pub fn tests() -> Vec<TestCase> {
     use MessageType::{Con, Non};
     let mut t = Vec::new();
     t.push(
-        tc(
+        basic_td(
+            "TD_COAP_OBS_01",
             "td-coap-obs-01",
             "TD_COAP_OBS_01: a CON GET with Observe registers: 2.05 with Observe and Content-Format, then a CON 2.05 notification per change, same format and token, Observe increasing",
-            |ctx: Ctx| async move {
-                let mut o = Observed::register(&ctx, "TD_COAP_OBS_01", Con, &state(0)).await?;
-                for _ in 0..3 {
-                    o.change().await?;
-                    let n = o.next("a change").await?;
-                    o.judge(&n, Con)?;
-                }
-                Ok(())
-            },
+            Con,
         )
-        .covers(&[td("TD_COAP_OBS_01"), obs("RFC7641-4.2-content-format")])
-        .covers(&BASIC)
-        .needs(&["coap.observe", "coap.dynamic-resources"])
-        .control(notifications_mutated("the server's notifications carry no Observe option", without_observe)),
+        .needs(&["coap.observe", "coap.dynamic-resources"]),
     );
     // libcoap's example server sends every notification as CON unless started with -N,
     // which makes all of them NON (four in five), OBS_01's included: no one instance
     // offers both, so it declares no `coap.observe.non-notifications`.
     t.push(
-        tc(
+        basic_td(
+            "TD_COAP_OBS_02",
             "td-coap-obs-02",
             "TD_COAP_OBS_02: a NON GET with Observe registers; notifications come as NON 2.05, same format and token, Observe increasing (needs a resource with NON notifications)",
-            |ctx: Ctx| async move {
-                let mut o = Observed::register(&ctx, "TD_COAP_OBS_02", Non, &state(0)).await?;
-                for _ in 0..3 {
-                    o.change().await?;
-                    let n = o.next("a change").await?;
-                    o.judge(&n, Non)?;
-                }
-                Ok(())
-            },
+            Non,
         )
-        .covers(&[td("TD_COAP_OBS_02"), obs("RFC7641-4.2-content-format")])
-        .covers(&BASIC)
-        .needs(&["coap.observe", "coap.dynamic-resources", "coap.observe.non-notifications"])
-        .control(notifications_mutated("the server's notifications carry no Observe option", without_observe)),
+        .needs(&["coap.observe", "coap.dynamic-resources", "coap.observe.non-notifications"]),
     );
     // The TD's verdicts are the client's (it notices the lost registration after
     // Max-Age and re-registers); its checks on the server are judged here: a server
@@ -371,9 +381,7 @@ pub fn tests() -> Vec<TestCase> {
                 let mut u = Client::open(&ctx).await?;
                 create_as(&mut u, LASTING_PATH, JSON, &state(0)).await?;
                 let mut o = Observed::start(id, c, u, LASTING_PATH.into(), Con).await?;
-                o.change().await?;
-                let n = o.next("a change").await?;
-                o.judge(&n, Con)?;
+                o.notified(Con).await?;
                 // A crash, not a shutdown: a server stopping in order may tell its
                 // observers (libcoap sends each a 4.04), a rebooted one cannot.
                 ctx.crash_and_restart_target().await?;
@@ -408,9 +416,7 @@ pub fn tests() -> Vec<TestCase> {
             |ctx: Ctx| async move {
                 let id = "TD_COAP_OBS_05";
                 let mut o = Observed::register(&ctx, id, Con, &state(0)).await?;
-                o.change().await?;
-                let n = o.next("a change").await?;
-                o.judge(&n, Con)?;
+                o.notified(Con).await?;
                 // The client is switched off: what comes next is never acknowledged.
                 o.change().await?;
                 let due = o.due();
@@ -465,9 +471,7 @@ pub fn tests() -> Vec<TestCase> {
             |ctx: Ctx| async move {
                 let id = "TD_COAP_OBS_06";
                 let mut o = Observed::register(&ctx, id, Con, &state(0)).await?;
-                o.change().await?;
-                let n = o.next("a change").await?;
-                o.judge(&n, Con)?;
+                o.notified(Con).await?;
                 // The client rebooted: it no longer knows the token and rejects it.
                 o.change().await?;
                 let due = o.due();
@@ -499,9 +503,7 @@ pub fn tests() -> Vec<TestCase> {
             |ctx: Ctx| async move {
                 let id = "TD_COAP_OBS_07";
                 let mut o = Observed::register(&ctx, id, Con, &state(0)).await?;
-                o.change().await?;
-                let n = o.next("a change").await?;
-                o.judge(&n, Con)?;
+                o.notified(Con).await?;
                 // The ACK must reach the server before the DELETE from the other
                 // client: a server with a CON notification outstanding may hold the 4.04.
                 o.c.ping().await?;
@@ -535,9 +537,7 @@ pub fn tests() -> Vec<TestCase> {
             |ctx: Ctx| async move {
                 let id = "TD_COAP_OBS_08";
                 let mut o = Observed::register(&ctx, id, Con, &state(0)).await?;
-                o.change().await?;
-                let n = o.next("a change").await?;
-                o.judge(&n, Con)?;
+                o.notified(Con).await?;
                 // The observation is of application/json; the update is text/plain.
                 o.change_to(0, b"now plain text").await?;
                 let n = o.next("the change of Content-Format").await?;
@@ -563,9 +563,7 @@ pub fn tests() -> Vec<TestCase> {
                 let id = "TD_COAP_OBS_09";
                 let mut o = Observed::register(&ctx, id, Con, &state(0)).await?;
                 for _ in 0..2 {
-                    o.change().await?;
-                    let n = o.next("an update").await?;
-                    o.judge(&n, Con)?;
+                    let n = o.notified(Con).await?;
                     let want = state(o.changes);
                     ctx.ensure(n.msg.payload == want, td(id), || {
                         format!(
@@ -592,9 +590,7 @@ pub fn tests() -> Vec<TestCase> {
             |ctx: Ctx| async move {
                 let id = "TD_COAP_OBS_10";
                 let mut o = Observed::register(&ctx, id, Con, &state(0)).await?;
-                o.change().await?;
-                let n = o.next("a change").await?;
-                o.judge(&n, Con)?;
+                o.notified(Con).await?;
                 let plain = o.c.request(Con, Code::GET, &o.path);
                 let ex = o.c.exchange(&plain, Duration::ZERO).await?;
                 let resp = judge(&plain, &ex, &[Code::CONTENT], rfc("RFC7252-5.8.1-get"))?;
@@ -675,9 +671,7 @@ pub fn tests() -> Vec<TestCase> {
             |ctx: Ctx| async move {
                 let id = "TD_COAP_OBS_12";
                 let mut o = Observed::register(&ctx, id, Con, &state(0)).await?;
-                o.change().await?;
-                let n = o.next("a change").await?;
-                o.judge(&n, Con)?;
+                o.notified(Con).await?;
                 let cancel = o
                     .c
                     .request(Con, Code::GET, &o.path)
@@ -702,9 +696,12 @@ pub fn tests() -> Vec<TestCase> {
         .covers(&BASIC)
         .needs(&["coap.observe", "coap.dynamic-resources"])
         .control(controls::mutate_to_server(
-            "the server sees the deregistration without its Observe option",
+            "the server sees the deregistration as a registration (Observe 0)",
             |m: &Message| m.code == Code::GET && m.observe() == Some(observe::DEREGISTER),
-            without_observe,
+            |m| {
+                without_observe(m);
+                m.push(CoapOption::uint(OptionNumber::Observe, observe::REGISTER));
+            },
         )),
     );
     t.push(
@@ -859,12 +856,23 @@ fn ended(id: &'static str, n: &Reply, code: Code) -> Result<(), Failure> {
 
 /// Completes the representation `start` began (the registration's response or a
 /// notification) with GETs without Observe, as TD_COAP_BLOCK_02 does, and judges the
-/// whole: Block2 block 0 (M=1, full) then the blocks asked for when it is large, the
-/// whole state without Block2 when it is not.
+/// whole: Block2 block 0 (M=1, full) then the blocks asked for when it is larger than
+/// a block can be, the whole state without Block2 when it is not.
 async fn rest_of(o: &mut Observed, start: &Message, want: &[u8]) -> Result<(), Failure> {
     let id = o.id;
     let Some(b) = start.block2() else {
-        return if start.payload == want {
+        return if want.len() > LARGEST_BLOCK {
+            // RFC 7252 §4.6: a message should fit 1152 bytes, a payload 1024; a larger
+            // state is the TDs' "large resource", sent block-wise.
+            Err(Failure::fail(
+                td(id),
+                format!(
+                    "a state of {} bytes, more than the largest block, came without Block2: {}",
+                    want.len(),
+                    summarize(start)
+                ),
+            ))
+        } else if start.payload == want {
             Ok(())
         } else {
             Err(Failure::fail(

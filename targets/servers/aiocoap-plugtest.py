@@ -119,6 +119,9 @@ class Stored(resource.ObservableResource):
         )
 
     async def render_delete(self, request):
+        # Observers learn that the resource is gone (RFC 7641 §4.2); aiocoap sends the
+        # error notification and ends their observations.
+        self.updated_state(Message(code=Code.NOT_FOUND))
         self.site.remove_resource(self.path)
         self.exists = False
         return Message(code=Code.DELETED)
