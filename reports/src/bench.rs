@@ -99,7 +99,7 @@ pub fn summary_table(results: &BenchResults) -> String {
                 out,
                 "{:<12} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7} {:>6.0}% {:>7}  {}",
                 t.target.name,
-                r.rate_per_publisher,
+                rate_label(r),
                 fmt_rate(r.achieved_rate),
                 fmt_us(r.latency_corrected.p50),
                 fmt_us(r.latency_raw.p50),
@@ -120,9 +120,34 @@ pub fn summary_table(results: &BenchResults) -> String {
     out
 }
 
+/// A run's rate: `2500`, or `max 12000` for the result of a search.
+pub fn rate_label(r: &RateRun) -> String {
+    match &r.search {
+        Some(s) => format!("max {}", s.found),
+        None => r.rate_per_publisher.to_string(),
+    }
+}
+
+#[derive(Serialize)]
+struct StepView {
+    rate: u64,
+    held: bool,
+    reason: String,
+    achieved: String,
+    p99: String,
+    send_delay_p99: String,
+}
+
+#[derive(Serialize)]
+struct SearchView {
+    found: u64,
+    criteria: String,
+    steps: Vec<StepView>,
+}
+
 #[derive(Serialize)]
 struct RowView {
-    rate: u64,
+    rate: String,
     achieved: String,
     publish_rate: String,
     intended: String,
@@ -151,12 +176,35 @@ struct TargetView {
     version: String,
     error: Option<String>,
     rows: Vec<RowView>,
+    searches: Vec<SearchView>,
+}
+
+fn searches(runs: &[RateRun]) -> Vec<SearchView> {
+    runs.iter()
+        .filter_map(|r| r.search.as_ref())
+        .map(|s| SearchView {
+            found: s.found,
+            criteria: s.criteria.clone(),
+            steps: s
+                .steps
+                .iter()
+                .map(|x| StepView {
+                    rate: x.rate_per_publisher,
+                    held: x.held,
+                    reason: x.reason.clone(),
+                    achieved: fmt_rate(x.achieved_rate),
+                    p99: fmt_us(x.p99_us),
+                    send_delay_p99: fmt_us(x.send_delay_p99_us),
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
 struct RatioView {
     target: String,
-    rate: u64,
+    rate: String,
     cells: Vec<String>,
 }
 
@@ -169,7 +217,7 @@ fn pct_cells(p: &Percentiles) -> Vec<String> {
 
 fn row(r: &RateRun) -> RowView {
     RowView {
-        rate: r.rate_per_publisher,
+        rate: rate_label(r),
         achieved: fmt_rate(r.achieved_rate),
         publish_rate: fmt_rate(r.publish_rate),
         intended: fmt_rate(r.intended_publish_rate),
@@ -222,16 +270,16 @@ fn ratios(results: &BenchResults) -> (String, Vec<RatioView>) {
     let mut out = Vec::new();
     for t in results.targets.iter().skip(1) {
         for r in &t.runs {
-            let Some(b) = base
-                .runs
-                .iter()
-                .find(|b| b.rate_per_publisher == r.rate_per_publisher)
-            else {
+            let Some(b) = base.runs.iter().find(|b| match (&b.search, &r.search) {
+                (Some(_), Some(_)) => true,
+                (None, None) => b.rate_per_publisher == r.rate_per_publisher,
+                _ => false,
+            }) else {
                 continue;
             };
             out.push(RatioView {
                 target: t.target.name.clone(),
-                rate: r.rate_per_publisher,
+                rate: rate_label(r),
                 cells: vec![
                     ratio(r.achieved_rate, b.achieved_rate),
                     ratio(r.latency_corrected.p50, b.latency_corrected.p50),
@@ -399,6 +447,7 @@ pub fn render_html(results: &BenchResults) -> Result<String, ReportError> {
             version: t.target.version.clone().unwrap_or_default(),
             error: t.error.clone(),
             rows: t.runs.iter().map(row).collect(),
+            searches: searches(&t.runs),
         })
         .collect();
     let (base, ratio_rows) = ratios(results);
@@ -487,6 +536,7 @@ mod test {
             errors: vec![],
             error_count: 0,
             interrupted: false,
+            search: None,
         }
     }
 
@@ -514,6 +564,7 @@ mod test {
                 qos: 0,
                 payload_bytes: 64,
                 rates: vec![100],
+                search_max: false,
                 warmup_ms: 0,
                 duration_ms: 1000,
                 pause: None,

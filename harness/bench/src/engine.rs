@@ -1,18 +1,14 @@
 //! One run of a workload at one rate against one endpoint.
 //!
-//! Publishers pace on OS threads of their own: tokio's timer wakes at millisecond
-//! granularity, which alone would add up to a millisecond of send delay at every rate
-//! above 1000/s; a thread sleeping with a 1 µs timer slack wakes within microseconds.
-//! Each publisher writes into a reused buffer and flushes it whenever the schedule says
-//! nothing more is due, so a backlog leaves in few system calls. Subscribers are tokio
-//! tasks on the multi-thread runtime, reading into a reused buffer and decoding each
-//! PUBLISH in place with [`PublishView`]. Nothing on either path allocates per message.
+//! Publishers are OS threads running [`crate::publish`]'s hot path. Subscribers are
+//! tokio tasks on the multi-thread runtime, reading into a reused buffer and decoding
+//! each PUBLISH in place with [`PublishView`]. Nothing on either path allocates per
+//! message.
 //!
 //! Every connection records into its own histograms; a collector merges them once a
 //! second into the run's totals and the interval log, prints progress, and injects the
 //! workload's pause at its time.
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -22,20 +18,17 @@ use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hilt_core::bench::{BrokerUse, ClientUse, MessageCounts, PauseDone, RateRun, TimelinePoint};
 use hilt_wire::Decoded;
-use hilt_wire::mqtt::{Ack, Packet, PacketType, Properties, PublishRef, PublishView, QoS, Version};
+use hilt_wire::mqtt::{Ack, Packet, PacketType, PublishView, QoS, Version};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::cpu;
 use crate::header::Header;
 use crate::hist::{self, Hist};
-use crate::schedule::{Pacer, Schedule, Step};
+use crate::publish::{PubCtx, PubShared, PublishTemplate};
+use crate::schedule::Schedule;
 use crate::seq::SeqTracker;
 use crate::workload::Workload;
 
-/// Flush the publisher's buffer once it holds this much, even with more due.
-const FLUSH_AT: usize = 64 * 1024;
-/// A write that took longer than this was blocked by a full socket.
-const BLOCKED_WRITE: Duration = Duration::from_millis(1);
 /// Above this send-delay p99 (with publishers not blocked by the target) the generator
 /// did not keep its schedule: the run is flagged client-bound.
 pub const SEND_DELAY_LIMIT_US: f64 = 1000.0;
@@ -43,6 +36,10 @@ pub const SEND_DELAY_LIMIT_US: f64 = 1000.0;
 pub const CPU_LIMIT: f64 = 0.9;
 /// After the last intended send, how long deliveries may keep coming without progress.
 const DRAIN_IDLE: Duration = Duration::from_secs(1);
+/// After the last intended send, deliveries are awaited at most the measured phase's
+/// length, within these bounds: a backlog that takes longer is a target that did not keep
+/// up, and what is still queued then counts as lost.
+const DRAIN_MIN: Duration = Duration::from_secs(2);
 const DRAIN_MAX: Duration = Duration::from_secs(15);
 const KEEP_ERRORS: usize = 20;
 
@@ -105,23 +102,23 @@ pub struct RateOutcome {
 
 /// The clock every thread shares: nanoseconds since the run's origin.
 #[derive(Debug, Clone, Copy)]
-struct Clock(Instant);
+pub(crate) struct Clock(pub Instant);
 
 impl Clock {
-    fn now_ns(self) -> u64 {
+    pub fn now_ns(self) -> u64 {
         self.0.elapsed().as_nanos() as u64
     }
-    fn at(self, ns: u64) -> Instant {
+    pub fn at(self, ns: u64) -> Instant {
         self.0 + Duration::from_nanos(ns)
     }
 }
 
 /// Times of the run, ns since the origin.
 #[derive(Debug, Clone, Copy)]
-struct Phases {
-    start: u64,
-    measure: u64,
-    end: u64,
+pub(crate) struct Phases {
+    pub start: u64,
+    pub measure: u64,
+    pub end: u64,
 }
 
 #[derive(Debug)]
@@ -132,23 +129,19 @@ struct SubShared {
     window_received: u64,
 }
 
-#[derive(Debug)]
-struct PubShared {
-    send_delay: Hist,
-    ack: Hist,
-    published: u64,
-    window_published: u64,
-    write_blocked: Duration,
-}
-
 #[derive(Debug, Default)]
-struct Errors {
+pub(crate) struct Errors {
     count: AtomicU64,
     first: Mutex<Vec<String>>,
 }
 
 impl Errors {
-    fn push(&self, e: String) {
+    /// The first error, if any.
+    pub fn first(&self) -> Option<String> {
+        lock(&self.first).first().cloned()
+    }
+
+    pub fn push(&self, e: String) {
         self.count.fetch_add(1, Ordering::Relaxed);
         let mut v = self.first.lock().unwrap_or_else(PoisonError::into_inner);
         if v.len() < KEEP_ERRORS {
@@ -158,7 +151,7 @@ impl Errors {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -179,11 +172,7 @@ pub async fn run_rate(
 ) -> Result<RateOutcome, String> {
     let w = cfg.workload;
     let version = w.mqtt_version();
-    let qos = if w.qos == 1 {
-        QoS::AtLeastOnce
-    } else {
-        QoS::AtMostOnce
-    };
+    let qos = w.mqtt_qos();
     let topo = w.topology;
     let run = run_id();
     let topic = |p: u32| format!("hilt/bench/{run:08x}/{p}");
@@ -227,15 +216,7 @@ pub async fn run_rate(
         })
         .collect();
     let pub_shared: Vec<Arc<Mutex<PubShared>>> = (0..pubs.len())
-        .map(|_| {
-            Arc::new(Mutex::new(PubShared {
-                send_delay: hist::new_hist(),
-                ack: hist::new_hist(),
-                published: 0,
-                window_published: 0,
-                write_blocked: Duration::ZERO,
-            }))
-        })
+        .map(|_| Arc::new(Mutex::new(PubShared::new())))
         .collect();
 
     let mut sub_tasks = Vec::new();
@@ -247,6 +228,7 @@ pub async fn run_rate(
             publisher: topo.publisher_of(s as u32),
             clock,
             phases,
+            schedule,
             shared: Arc::clone(&sub_shared[s]),
             errors: Arc::clone(&errors),
             stop: Arc::clone(&stop_subs),
@@ -256,15 +238,25 @@ pub async fn run_rate(
     }
     let mut pub_threads = Vec::new();
     for (p, (stream, receive_maximum)) in pubs.into_iter().enumerate() {
+        let header = Header {
+            run: run as u16,
+            publisher: p as u16,
+            seq: 0,
+            sent_ns: 0,
+        };
         let ctx = PubCtx {
             stream,
             version,
             qos,
             receive_maximum,
-            run,
-            publisher: p as u32,
-            topic: topic(p as u32),
-            payload_bytes: w.payload_bytes as usize,
+            name: format!("hilt-pub-{p}"),
+            template: PublishTemplate::new(
+                version,
+                qos,
+                &topic(p as u32),
+                header,
+                w.payload_bytes as usize,
+            ),
             clock,
             phases,
             schedule,
@@ -275,7 +267,7 @@ pub async fn run_rate(
         pub_threads.push(
             std::thread::Builder::new()
                 .name(format!("hilt-pub-{p}"))
-                .spawn(move || publisher(ctx))
+                .spawn(move || crate::publish::publisher(ctx))
                 .map_err(|e| format!("start a publisher thread: {e}"))?,
         );
     }
@@ -420,7 +412,7 @@ pub async fn run_rate(
             if publishers_done
                 && (received >= expected
                     || idle >= DRAIN_IDLE
-                    || started.elapsed() >= DRAIN_MAX
+                    || started.elapsed() >= w.duration.0.clamp(DRAIN_MIN, DRAIN_MAX)
                     || interrupted)
             {
                 break;
@@ -528,7 +520,7 @@ pub async fn run_rate(
         latency_corrected: hist::percentiles(&total.corrected),
         latency_raw: hist::percentiles(&total.raw),
         send_delay,
-        ack_latency: (qos == QoS::AtLeastOnce).then(|| hist::percentiles(&total.ack)),
+        ack_latency: (qos != QoS::AtMostOnce).then(|| hist::percentiles(&total.ack)),
         counts,
         client: ClientUse {
             cpu_percent,
@@ -545,6 +537,7 @@ pub async fn run_rate(
         errors: first_errors,
         error_count: errors.count.load(Ordering::Relaxed),
         interrupted,
+        search: None,
     };
     Ok(RateOutcome {
         run: run_out,
@@ -618,6 +611,7 @@ struct SubCtx {
     publisher: u32,
     clock: Clock,
     phases: Phases,
+    schedule: Schedule,
     shared: Arc<Mutex<SubShared>>,
     errors: Arc<Errors>,
     stop: Arc<AtomicBool>,
@@ -664,25 +658,42 @@ async fn subscriber(mut c: SubCtx) -> SubResult {
                     Ok(Decoded::Done(Some(view), len)) => {
                         at += len;
                         sh.received += 1;
-                        if let Some(id) = view.packet_id() {
-                            Packet::PubAck(Ack::new(id)).emit(c.version, &mut acks);
+                        match (view.qos(), view.packet_id()) {
+                            (QoS::AtLeastOnce, Some(id)) => {
+                                Packet::PubAck(Ack::new(id)).emit(c.version, &mut acks);
+                            }
+                            (QoS::ExactlyOnce, Some(id)) => {
+                                Packet::PubRec(Ack::new(id)).emit(c.version, &mut acks);
+                            }
+                            _ => {}
                         }
                         match Header::read(view.payload()) {
-                            Some(h) if h.run == c.run && h.publisher == c.publisher => {
-                                seq.record(h.seq);
+                            Some(h)
+                                if h.run == c.run as u16
+                                    && u32::from(h.publisher) == c.publisher =>
+                            {
+                                seq.record(u64::from(h.seq));
                                 if now >= c.phases.measure && now <= c.phases.end {
                                     sh.window_received += 1;
                                 }
-                                if h.intended_ns >= c.phases.measure {
-                                    sh.corrected
-                                        .saturating_record(now.saturating_sub(h.intended_ns));
+                                let intended = c.schedule.intended(u64::from(h.seq));
+                                if intended >= c.phases.measure {
+                                    sh.corrected.saturating_record(now.saturating_sub(intended));
                                     sh.raw.saturating_record(now.saturating_sub(h.sent_ns));
                                 }
                             }
                             _ => foreign += 1,
                         }
                     }
-                    Ok(Decoded::Done(None, len)) => at += len,
+                    Ok(Decoded::Done(None, len)) => {
+                        // QoS 2's second half: PUBREL, answered with PUBCOMP.
+                        let frame = &buf[at..at + len];
+                        if frame[0] >> 4 == PacketType::PubRel as u8 && len >= 4 {
+                            let id = u16::from_be_bytes([frame[2], frame[3]]);
+                            Packet::PubComp(Ack::new(id)).emit(c.version, &mut acks);
+                        }
+                        at += len;
+                    }
                     Ok(Decoded::NeedMore(more)) => {
                         // A frame larger than the buffer: make room once.
                         if at == 0 && filled + more > buf.len() {
@@ -719,242 +730,6 @@ async fn subscriber(mut c: SubCtx) -> SubResult {
     SubResult { seq, foreign }
 }
 
-struct PubCtx {
-    stream: std::net::TcpStream,
-    version: Version,
-    qos: QoS,
-    receive_maximum: Option<u16>,
-    run: u32,
-    publisher: u32,
-    topic: String,
-    payload_bytes: usize,
-    clock: Clock,
-    phases: Phases,
-    schedule: Schedule,
-    shared: Arc<Mutex<PubShared>>,
-    errors: Arc<Errors>,
-    stop: Arc<AtomicBool>,
-}
-
-/// Send times of QoS 1 PUBLISHes by packet identifier, for PUBACK latency.
-struct AckBook {
-    sent_ns: Vec<AtomicU64>,
-    inflight: AtomicU64,
-}
-
-fn packet_id(seq: u64) -> u16 {
-    (seq % u64::from(u16::MAX)) as u16 + 1
-}
-
-fn publisher(c: PubCtx) {
-    cpu::tighten_timer_slack();
-    let book = Arc::new(AckBook {
-        sent_ns: (0..=u16::MAX as usize).map(|_| AtomicU64::new(0)).collect(),
-        inflight: AtomicU64::new(0),
-    });
-    let reader_stop = Arc::new(AtomicBool::new(false));
-    let reader = (c.qos == QoS::AtLeastOnce)
-        .then(|| {
-            let stream = c.stream.try_clone().ok()?;
-            let ctx = AckReader {
-                stream,
-                version: c.version,
-                clock: c.clock,
-                measure: c.phases.measure,
-                book: Arc::clone(&book),
-                shared: Arc::clone(&c.shared),
-                errors: Arc::clone(&c.errors),
-                stop: Arc::clone(&reader_stop),
-            };
-            std::thread::Builder::new()
-                .name(format!("hilt-ack-{}", c.publisher))
-                .spawn(move || ack_reader(ctx))
-                .ok()
-        })
-        .flatten();
-
-    let mut stream = c.stream;
-    let mut pacer = Pacer::new(c.schedule, 256);
-    let mut payload = vec![0u8; c.payload_bytes];
-    let mut out: Vec<u8> = Vec::with_capacity(FLUSH_AT * 2);
-    let props = Properties::new();
-    let limit = c.receive_maximum.map(u64::from);
-    let mut pending = 0u64; // encoded, not yet written
-    let mut pending_window = 0u64;
-    let flush = |stream: &mut std::net::TcpStream,
-                 out: &mut Vec<u8>,
-                 pending: &mut u64,
-                 pending_window: &mut u64|
-     -> Result<(), String> {
-        if out.is_empty() {
-            return Ok(());
-        }
-        let t = Instant::now();
-        stream
-            .write_all(out)
-            .map_err(|e| format!("publisher write: {e}"))?;
-        let took = t.elapsed();
-        out.clear();
-        let mut sh = lock(&c.shared);
-        sh.published += *pending;
-        sh.window_published += *pending_window;
-        if took >= BLOCKED_WRITE {
-            sh.write_blocked += took;
-        }
-        *pending = 0;
-        *pending_window = 0;
-        Ok(())
-    };
-    let result: Result<(), String> = (|| {
-        loop {
-            if c.stop.load(Ordering::Relaxed) {
-                return flush(&mut stream, &mut out, &mut pending, &mut pending_window);
-            }
-            let now = c.clock.now_ns();
-            match pacer.poll(now) {
-                Step::Done => {
-                    return flush(&mut stream, &mut out, &mut pending, &mut pending_window);
-                }
-                Step::SleepUntil(t) => {
-                    flush(&mut stream, &mut out, &mut pending, &mut pending_window)?;
-                    let now = c.clock.now_ns();
-                    if t > now {
-                        // Bounded, so a stop request is seen promptly.
-                        std::thread::sleep(Duration::from_nanos((t - now).min(50_000_000)));
-                    }
-                }
-                Step::Send(range) => {
-                    let mut sh_delays = lock(&c.shared);
-                    for i in range {
-                        let intended = c.schedule.intended(i);
-                        let sent = c.clock.now_ns().max(now);
-                        Header {
-                            run: c.run,
-                            publisher: c.publisher,
-                            seq: i,
-                            intended_ns: intended,
-                            sent_ns: sent,
-                        }
-                        .write(&mut payload);
-                        let id = (c.qos == QoS::AtLeastOnce).then(|| packet_id(i));
-                        if let Some(id) = id {
-                            book.sent_ns[usize::from(id)].store(sent, Ordering::Relaxed);
-                            book.inflight.fetch_add(1, Ordering::Relaxed);
-                        }
-                        PublishRef {
-                            dup: false,
-                            qos: c.qos,
-                            retain: false,
-                            topic: &c.topic,
-                            packet_id: id,
-                            properties: &props,
-                            payload: &payload,
-                        }
-                        .emit(c.version, &mut out);
-                        pending += 1;
-                        if intended >= c.phases.measure {
-                            sh_delays
-                                .send_delay
-                                .saturating_record(sent - intended.min(sent));
-                            if intended < c.phases.end {
-                                pending_window += 1;
-                            }
-                        }
-                        let full =
-                            limit.is_some_and(|l| book.inflight.load(Ordering::Relaxed) >= l);
-                        if out.len() >= FLUSH_AT || full {
-                            drop(sh_delays);
-                            flush(&mut stream, &mut out, &mut pending, &mut pending_window)?;
-                            // The server's Receive Maximum (5.0) bounds what may be
-                            // unacknowledged: wait, and let the lateness show as send delay.
-                            while limit.is_some_and(|l| book.inflight.load(Ordering::Relaxed) >= l)
-                                && !c.stop.load(Ordering::Relaxed)
-                            {
-                                std::thread::sleep(Duration::from_micros(20));
-                            }
-                            sh_delays = lock(&c.shared);
-                        }
-                    }
-                }
-            }
-        }
-    })();
-    if let Err(e) = result {
-        c.errors.push(e);
-    }
-    // Give the last PUBACKs a moment, then stop reading them.
-    if let Some(r) = reader {
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while book.inflight.load(Ordering::Relaxed) > 0
-            && Instant::now() < deadline
-            && !c.stop.load(Ordering::Relaxed)
-        {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        reader_stop.store(true, Ordering::Relaxed);
-        let _ = r.join();
-    }
-    let _ = stream.write_all(&Packet::Disconnect(Default::default()).to_bytes(c.version));
-}
-
-struct AckReader {
-    stream: std::net::TcpStream,
-    version: Version,
-    clock: Clock,
-    measure: u64,
-    book: Arc<AckBook>,
-    shared: Arc<Mutex<PubShared>>,
-    errors: Arc<Errors>,
-    stop: Arc<AtomicBool>,
-}
-
-fn ack_reader(mut c: AckReader) {
-    let _ = c.stream.set_read_timeout(Some(Duration::from_millis(50)));
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut filled = 0usize;
-    while !c.stop.load(Ordering::Relaxed) {
-        let n = match c.stream.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue;
-            }
-            Err(e) => {
-                c.errors.push(format!("publisher read: {e}"));
-                break;
-            }
-        };
-        filled += n;
-        let now = c.clock.now_ns();
-        let mut at = 0;
-        let mut sh = lock(&c.shared);
-        // PUBACKs are tiny and fixed: read them from the fixed header and packet id
-        // without building packets.
-        while let Ok(Decoded::Done(len, _)) =
-            hilt_wire::mqtt::frame_len_for(&buf[at..filled], c.version)
-        {
-            let frame = &buf[at..at + len];
-            if frame[0] >> 4 == PacketType::PubAck as u8 && frame.len() >= 4 {
-                let id = u16::from_be_bytes([frame[2], frame[3]]);
-                let sent = c.book.sent_ns[usize::from(id)].load(Ordering::Relaxed);
-                c.book.inflight.fetch_sub(1, Ordering::Relaxed);
-                if sent >= c.measure {
-                    sh.ack.saturating_record(now.saturating_sub(sent));
-                }
-            }
-            at += len;
-        }
-        drop(sh);
-        buf.copy_within(at..filled, 0);
-        filled -= at;
-    }
-}
-
 /// For tests: a target that cannot be paused and uses nothing.
 #[derive(Debug, Default)]
 pub struct NoControl;
@@ -968,17 +743,5 @@ impl TargetControl for NoControl {
     }
     fn usage(&mut self) -> (Option<u64>, Option<u64>) {
         (None, None)
-    }
-}
-
-#[cfg(test)]
-mod test {
-    use super::*;
-
-    #[test]
-    fn packet_ids_skip_zero_and_wrap() {
-        assert_eq!(packet_id(0), 1);
-        assert_eq!(packet_id(65534), 65535);
-        assert_eq!(packet_id(65535), 1);
     }
 }

@@ -1,28 +1,37 @@
 //! The header at the front of every benchmark payload.
 //!
 //! ```text
-//! 0      4        8          16              24           32
-//! | run  | pub    | sequence | intended (ns) | sent (ns)  | filler …
+//! 0     2     4          8                16
+//! | run | pub | sequence | sent (ns)      | filler …
 //! ```
 //!
-//! All fields big-endian. Times are nanoseconds since the run's origin, a monotonic
-//! instant every task of the process shares: loopback latencies are tens of
-//! microseconds, so microsecond stamps would cost several percent of resolution. The
-//! actual send time travels too, so the subscriber computes both latencies alone.
+//! All fields big-endian; 16 bytes, so the smallest payload the issue's efficiency
+//! comparison uses (16 bytes) still carries it. The intended send time is not carried:
+//! it is a pure function of the publisher's schedule and the sequence number
+//! ([`crate::schedule::Schedule::intended`]), which every task of the run shares. The
+//! actual send time travels (nanoseconds since the run's origin, a monotonic instant
+//! every task of the process shares: loopback latencies are tens of microseconds, so
+//! microsecond stamps would cost several percent of resolution), so the subscriber
+//! computes both latencies alone.
+//!
+//! The run id is the low 16 bits of the run's: topics carry the whole id, so the header's
+//! share only has to tell an earlier run's stray message (a retained one) apart, and
+//! sequence numbers are 32 bits, which a workload check keeps within range.
 
 /// Bytes of the header; payloads are at least this long.
-pub const HEADER_LEN: usize = 32;
+pub const HEADER_LEN: usize = 16;
+
+/// Offsets of the fields a publisher patches into a pre-encoded payload.
+pub(crate) const SEQ_AT: usize = 4;
+pub(crate) const SENT_AT: usize = 8;
 
 /// What a payload's header says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
-    /// Identifies the run, so stray messages (a retained one, an earlier run's) are
-    /// told apart.
-    pub run: u32,
-    pub publisher: u32,
-    pub seq: u64,
-    /// When the schedule said the message should go.
-    pub intended_ns: u64,
+    /// Identifies the run (its low 16 bits), so stray messages are told apart.
+    pub run: u16,
+    pub publisher: u16,
+    pub seq: u32,
     /// When the publisher actually wrote it.
     pub sent_ns: u64,
 }
@@ -33,30 +42,30 @@ impl Header {
         let Some(h) = payload.get_mut(..HEADER_LEN) else {
             return;
         };
-        h[0..4].copy_from_slice(&self.run.to_be_bytes());
-        h[4..8].copy_from_slice(&self.publisher.to_be_bytes());
-        h[8..16].copy_from_slice(&self.seq.to_be_bytes());
-        h[16..24].copy_from_slice(&self.intended_ns.to_be_bytes());
-        h[24..32].copy_from_slice(&self.sent_ns.to_be_bytes());
+        h[0..2].copy_from_slice(&self.run.to_be_bytes());
+        h[2..4].copy_from_slice(&self.publisher.to_be_bytes());
+        patch(h, self.seq, self.sent_ns);
     }
 
     /// Reads a header; `None` when the payload is too short to hold one.
     pub fn read(payload: &[u8]) -> Option<Header> {
-        let h = payload.get(..HEADER_LEN)?;
-        let u32_at = |i: usize| u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
-        let u64_at = |i: usize| {
-            let mut b = [0; 8];
-            b.copy_from_slice(&h[i..i + 8]);
-            u64::from_be_bytes(b)
-        };
+        let h: &[u8; HEADER_LEN] = payload.get(..HEADER_LEN)?.try_into().ok()?;
+        let [r0, r1, p0, p1, s0, s1, s2, s3, t @ ..] = *h;
         Some(Header {
-            run: u32_at(0),
-            publisher: u32_at(4),
-            seq: u64_at(8),
-            intended_ns: u64_at(16),
-            sent_ns: u64_at(24),
+            run: u16::from_be_bytes([r0, r1]),
+            publisher: u16::from_be_bytes([p0, p1]),
+            seq: u32::from_be_bytes([s0, s1, s2, s3]),
+            sent_ns: u64::from_be_bytes(t),
         })
     }
+}
+
+/// Rewrites the per-message fields of a header already in place: what a publisher does
+/// to its pre-encoded PUBLISH for each message.
+#[inline]
+pub(crate) fn patch(header: &mut [u8], seq: u32, sent_ns: u64) {
+    header[SEQ_AT..SENT_AT].copy_from_slice(&seq.to_be_bytes());
+    header[SENT_AT..HEADER_LEN].copy_from_slice(&sent_ns.to_be_bytes());
 }
 
 #[cfg(test)]
@@ -66,17 +75,22 @@ mod test {
     #[test]
     fn round_trip_leaves_the_filler_alone() {
         let h = Header {
-            run: 0xdead_beef,
+            run: 0xbeef,
             publisher: 7,
-            seq: 1 << 40,
-            intended_ns: 123_456_789,
+            seq: 1 << 30,
             sent_ns: 123_999_000,
         };
-        let mut p = [0xa5u8; 40];
+        let mut p = [0xa5u8; 24];
         h.write(&mut p);
         assert_eq!(Header::read(&p), Some(h));
         assert_eq!(&p[HEADER_LEN..], &[0xa5; 8]);
-        assert_eq!(&p[..4], &[0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(&p[..4], &[0xbe, 0xef, 0, 7]);
+        patch(&mut p, 9, 10);
+        let again = Header::read(&p).unwrap();
+        assert_eq!(
+            (again.run, again.publisher, again.seq, again.sent_ns),
+            (0xbeef, 7, 9, 10)
+        );
     }
 
     #[test]
@@ -87,7 +101,6 @@ mod test {
             run: 1,
             publisher: 1,
             seq: 1,
-            intended_ns: 1,
             sent_ns: 1,
         }
         .write(&mut short);

@@ -34,8 +34,15 @@ impl Schedule {
     }
 
     /// When message `i` should be sent.
+    #[inline]
     pub fn intended(&self, i: u64) -> u64 {
-        self.start_ns + (u128::from(i) * NS_PER_S / u128::from(self.rate.max(1))) as u64
+        let rate = self.rate.max(1);
+        // Every message of a run is a hot path: 64-bit division while i·1e9 fits.
+        let offset = match i.checked_mul(NS_PER_S as u64) {
+            Some(n) => n / rate,
+            None => (u128::from(i) * NS_PER_S / u128::from(rate)) as u64,
+        };
+        self.start_ns + offset
     }
 
     /// How many messages are due at `now_ns` (intended at or before it), at most `total`.

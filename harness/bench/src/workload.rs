@@ -32,6 +32,9 @@ pub struct Workload {
     /// A fault: freeze the target while the load runs.
     #[serde(default)]
     pub pause: Option<Pause>,
+    /// How `rate: max` searches.
+    #[serde(default)]
+    pub search: Search,
 }
 
 /// Who publishes to whom (`{kind: p2p, pairs: 4}`, `{kind: fan-out, subscribers: 8}`).
@@ -85,19 +88,117 @@ impl Topology {
     }
 }
 
-/// One rate, or a list to sweep.
+/// One step of a sweep: a rate per publisher, or `max`, the highest rate the target
+/// sustains, found by a search ([`crate::search`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateStep {
+    PerPublisher(u64),
+    Max,
+}
+
+impl RateStep {
+    /// Parses `2500` or `max`.
+    pub fn parse(s: &str) -> Result<RateStep, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("max") {
+            return Ok(RateStep::Max);
+        }
+        s.parse()
+            .map(RateStep::PerPublisher)
+            .map_err(|_| format!("`{s}`: a rate is a number of messages per second, or `max`"))
+    }
+}
+
+impl std::fmt::Display for RateStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RateStep::PerPublisher(r) => write!(f, "{r}"),
+            RateStep::Max => f.write_str("max"),
+        }
+    }
+}
+
+/// One rate, `max`, or a list of them to sweep (`[5000, 10000, max]`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "RateSpec")]
+pub struct Rate(pub Vec<RateStep>);
+
+#[derive(Deserialize)]
 #[serde(untagged)]
-pub enum Rate {
-    Fixed(u64),
-    Sweep(Vec<u64>),
+enum RateItem {
+    Number(u64),
+    Word(String),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RateSpec {
+    One(RateItem),
+    Many(Vec<RateItem>),
+}
+
+impl TryFrom<RateSpec> for Rate {
+    type Error = String;
+    fn try_from(spec: RateSpec) -> Result<Rate, String> {
+        let items = match spec {
+            RateSpec::One(i) => vec![i],
+            RateSpec::Many(v) => v,
+        };
+        items
+            .into_iter()
+            .map(|i| match i {
+                RateItem::Number(n) => Ok(RateStep::PerPublisher(n)),
+                RateItem::Word(w) => RateStep::parse(&w),
+            })
+            .collect::<Result<_, _>>()
+            .map(Rate)
+    }
 }
 
 impl Rate {
-    pub fn steps(&self) -> Vec<u64> {
-        match self {
-            Rate::Fixed(r) => vec![*r],
-            Rate::Sweep(v) => v.clone(),
+    pub fn steps(&self) -> &[RateStep] {
+        &self.0
+    }
+
+    /// The fixed rates of the sweep, `max` left out.
+    pub fn fixed(&self) -> Vec<u64> {
+        self.0
+            .iter()
+            .filter_map(|s| match s {
+                RateStep::PerPublisher(r) => Some(*r),
+                RateStep::Max => None,
+            })
+            .collect()
+    }
+}
+
+/// How `rate: max` searches: short steps, each judged by [`crate::search::holds`].
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Search {
+    /// The first rate per publisher tried; doubled until a step fails.
+    pub start: u64,
+    /// Measured length of each step.
+    pub step: Dur,
+    /// Warm-up of each step.
+    pub warmup: Dur,
+    /// A step holds only while its corrected p99 stays at or below this.
+    pub p99_limit: Dur,
+    /// Bisection stops once the gap between held and failed is at most this share.
+    pub precision: f64,
+    /// At most this many steps in all.
+    pub max_steps: u32,
+}
+
+impl Default for Search {
+    fn default() -> Search {
+        Search {
+            start: 1000,
+            step: Dur(Duration::from_secs(2)),
+            warmup: Dur(Duration::from_millis(500)),
+            p99_limit: Dur(Duration::from_millis(50)),
+            precision: 0.1,
+            max_steps: 16,
         }
     }
 }
@@ -188,8 +289,8 @@ impl Workload {
         if !matches!(self.version.as_str(), "3.1.1" | "5.0" | "5") {
             return Err(format!("version `{}`: use 3.1.1 or 5.0", self.version));
         }
-        if self.qos > 1 {
-            return Err(format!("qos {}: QoS 0 and 1 are supported", self.qos));
+        if self.qos > 2 {
+            return Err(format!("qos {}: QoS is 0, 1 or 2", self.qos));
         }
         let header = crate::header::HEADER_LEN as u32;
         if self.payload_bytes < header {
@@ -204,12 +305,31 @@ impl Workload {
         if self.topology.publishers() + self.topology.subscribers() > 2000 {
             return Err("more than 2000 connections: not supported yet".into());
         }
-        let steps = self.rate.steps();
-        if steps.is_empty() || steps.contains(&0) {
-            return Err("rate: give one rate or a list, each above 0".into());
+        let steps = self.rate.fixed();
+        if self.rate.steps().is_empty() || steps.contains(&0) {
+            return Err("rate: give one rate, `max`, or a list, each above 0".into());
+        }
+        let s = &self.search;
+        if s.start == 0
+            || s.step.0.is_zero()
+            || s.max_steps == 0
+            || s.precision.is_nan()
+            || s.precision <= 0.0
+        {
+            return Err("search: start, step, max_steps and precision must be above 0".into());
         }
         if self.duration.0.is_zero() {
             return Err("duration must be above 0".into());
+        }
+        // Sequence numbers in the payload header are 32 bits.
+        let secs = (self.warmup.0 + self.duration.0).as_secs_f64();
+        if let Some(too_fast) = steps
+            .iter()
+            .find(|r| **r as f64 * secs > f64::from(u32::MAX))
+        {
+            return Err(format!(
+                "rate {too_fast} for {secs} s: more than 2^32 messages per publisher"
+            ));
         }
         if let Some(p) = &self.pause
             && p.at.0 + p.length.0 > self.duration.0
@@ -217,6 +337,14 @@ impl Workload {
             return Err("pause: at + for must end within the duration".into());
         }
         Ok(())
+    }
+
+    pub fn mqtt_qos(&self) -> hilt_wire::mqtt::QoS {
+        match self.qos {
+            0 => hilt_wire::mqtt::QoS::AtMostOnce,
+            1 => hilt_wire::mqtt::QoS::AtLeastOnce,
+            _ => hilt_wire::mqtt::QoS::ExactlyOnce,
+        }
     }
 
     pub fn mqtt_version(&self) -> hilt_wire::mqtt::Version {
@@ -239,7 +367,8 @@ impl Workload {
             subscribers: self.topology.subscribers(),
             qos: self.qos,
             payload_bytes: self.payload_bytes,
-            rates: self.rate.steps(),
+            rates: self.rate.fixed(),
+            search_max: self.rate.steps().contains(&RateStep::Max),
             warmup_ms: self.warmup.0.as_millis() as u64,
             duration_ms: self.duration.0.as_millis() as u64,
             pause: self.pause.map(|p| PauseInfo {
@@ -279,10 +408,34 @@ mod test {
         )
         .unwrap();
         w.check().unwrap();
-        assert_eq!(w.rate.steps(), vec![100, 200]);
+        assert_eq!(
+            w.rate.steps(),
+            [RateStep::PerPublisher(100), RateStep::PerPublisher(200)]
+        );
         assert_eq!(w.topology.publishers(), 1);
         assert_eq!(w.topology.fan(0), 4);
         assert_eq!(w.warmup.0, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn rates_max_and_mixed_sweeps() {
+        let rate = |r: &str| {
+            parse(&format!(
+                "name: f\nprotocol: mqtt\ntopology: {{kind: p2p, pairs: 1}}\n\
+                 payload_bytes: 64\nrate: {r}\nduration: 2s\n"
+            ))
+            .map(|w| w.rate)
+        };
+        assert_eq!(rate("max").unwrap().steps(), [RateStep::Max]);
+        assert_eq!(
+            rate("[5000, max]").unwrap().steps(),
+            [RateStep::PerPublisher(5000), RateStep::Max]
+        );
+        assert_eq!(rate("[5000, max]").unwrap().fixed(), [5000]);
+        assert!(rate("fast").is_err());
+        assert_eq!(RateStep::parse(" MAX "), Ok(RateStep::Max));
+        assert_eq!(RateStep::parse("12"), Ok(RateStep::PerPublisher(12)));
+        assert!(RateStep::parse("-1").is_err());
     }
 
     #[test]

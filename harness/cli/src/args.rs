@@ -188,8 +188,11 @@ pub struct ProxyArgs {
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// The workload file, e.g. suites/bench/mqtt-p2p.yaml.
-    #[arg(value_name = "WORKLOAD.yaml")]
-    pub workload: PathBuf,
+    #[arg(
+        value_name = "WORKLOAD.yaml",
+        required_unless_present_any = ["generator_efficiency", "generate"]
+    )]
+    pub workload: Option<PathBuf>,
 
     /// A target by name or target file (repeatable); each is started alone, in turn, so
     /// targets never compete for the cores.
@@ -197,14 +200,50 @@ pub struct BenchArgs {
         long = "target",
         short = 't',
         value_name = "NAME|FILE",
-        required = true
+        required_unless_present_any = ["generator_efficiency", "generate"]
     )]
     pub targets: Vec<String>,
 
+    /// Instead of a workload: measure QoS 0 publishes per second per CPU core of hilt's
+    /// generator and of each --generator, against hilt's sink (reads and discards) and
+    /// each --target. `ci/bench-generators` builds the independent generators and runs
+    /// this.
+    #[arg(long, conflicts_with = "workload")]
+    pub generator_efficiency: bool,
+
+    /// An independent generator for --generator-efficiency (repeatable): a name and a
+    /// command to which HOST PORT SECONDS PAYLOAD_BYTES are appended; it must publish for
+    /// SECONDS, disconnect and print how many PUBLISHes it wrote.
+    #[arg(
+        long = "generator",
+        value_name = "NAME=COMMAND",
+        requires = "generator_efficiency"
+    )]
+    pub generators: Vec<String>,
+
+    /// Payload size for --generator-efficiency.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 16,
+        requires = "generator_efficiency"
+    )]
+    pub payload: usize,
+
+    /// hilt's generator as --generator-efficiency runs it, in a process of its own.
+    #[arg(
+        long,
+        hide = true,
+        num_args = 4,
+        value_names = ["HOST", "PORT", "SECONDS", "PAYLOAD_BYTES"]
+    )]
+    pub generate: Option<Vec<String>>,
+
     /// Messages per second per publisher, overriding the workload; a comma-separated
-    /// list is a sweep: `--rate 5000,10000`.
-    #[arg(long, value_name = "N[,N…]", value_delimiter = ',')]
-    pub rate: Option<Vec<u64>>,
+    /// list is a sweep: `--rate 5000,10000`. `max` searches for the highest rate whose
+    /// backlog and p99 stay bounded (the workload's `search` settings): `--rate 5000,max`.
+    #[arg(long, value_name = "N|max[,…]", value_delimiter = ',')]
+    pub rate: Option<Vec<String>>,
 
     /// Length of the measured phase, overriding the workload (`5s`, `500ms`).
     #[arg(long, value_name = "DUR")]

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use hilt_bench::engine::{Progress, RateConfig};
-use hilt_bench::workload::{Dur, Rate, Workload, parse_duration, parse_pause};
+use hilt_bench::workload::{Dur, Rate, RateStep, Workload, parse_duration, parse_pause};
 use hilt_core::bench::{BENCH_SCHEMA, BenchResults, TargetBench};
 use hilt_core::event::TargetInfo;
 use hilt_peers::{Backend, LaunchOptions};
@@ -18,11 +18,25 @@ use crate::locate;
 use crate::run::{environment, run_id};
 
 pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.workload)
-        .map_err(|e| usage(format!("{}: cannot read: {e}", args.workload.display())))?;
-    let mut workload = Workload::load(&args.workload)?;
+    if let Some(g) = &args.generate {
+        return crate::efficiency::generate(g).await;
+    }
+    if args.generator_efficiency {
+        return crate::efficiency::compare(&args).await;
+    }
+    let Some(path) = &args.workload else {
+        return Err(usage("give a workload file, or --generator-efficiency"));
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("{}: cannot read: {e}", path.display())))?;
+    let mut workload = Workload::load(path)?;
     if let Some(r) = &args.rate {
-        workload.rate = Rate::Sweep(r.clone());
+        let steps = r
+            .iter()
+            .map(|s| RateStep::parse(s))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| usage(format!("--rate {e}")))?;
+        workload.rate = Rate(steps);
     }
     if let Some(d) = &args.duration {
         workload.duration = Dur(parse_duration(d).map_err(|e| usage(format!("--duration {e}")))?);
@@ -35,20 +49,12 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     workload
         .check()
-        .map_err(|e| usage(format!("{}: {e}", args.workload.display())))?;
-    let mut targets = Vec::new();
-    for name in &args.targets {
-        targets.push(locate::target(name)?);
-    }
-
+        .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    let targets = target_files(&args)?;
     let run_id = run_id();
-    let run_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("hilt-out").join(format!("bench-{run_id}")));
+    let run_dir = run_folder(&args, "bench", &run_id)?;
     std::fs::create_dir_all(run_dir.join("hlog"))
-        .with_context(|| format!("failed to create the run folder {}", run_dir.display()))?;
-    let run_dir = run_dir.canonicalize().unwrap_or(run_dir);
+        .with_context(|| format!("failed to create {}", run_dir.join("hlog").display()))?;
 
     hilt_peers::install_cleanup_handlers();
     let cancel = Arc::new(AtomicBool::new(false));
@@ -79,7 +85,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         started: hilt_runner::run::now(),
         finished: hilt_runner::run::now(),
         interrupted: false,
-        workload: workload.info(&args.workload, text),
+        workload: workload.info(path, text),
         environment: env,
         targets: Vec::new(),
     };
@@ -122,6 +128,71 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The target files `--target` names.
+pub(crate) fn target_files(args: &BenchArgs) -> anyhow::Result<Vec<hilt_core::target::TargetFile>> {
+    args.targets
+        .iter()
+        .map(|name| locate::target(name))
+        .collect()
+}
+
+/// `--out`, or `hilt-out/PREFIX-RUN_ID`: created, and absolute where it can be.
+pub(crate) fn run_folder(args: &BenchArgs, prefix: &str, run_id: &str) -> anyhow::Result<PathBuf> {
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("hilt-out").join(format!("{prefix}-{run_id}")));
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("failed to create the run folder {}", dir.display()))?;
+    Ok(dir.canonicalize().unwrap_or(dir))
+}
+
+/// One run at one rate, with its live progress line.
+async fn run_one(
+    file: &hilt_core::target::TargetFile,
+    workload: &Workload,
+    rate: u64,
+    what: &str,
+    running: &mut hilt_peers::Running,
+    cancel: &Arc<AtomicBool>,
+) -> Result<hilt_bench::RateOutcome, String> {
+    let tty = std::io::stderr().is_terminal();
+    let name = &file.name;
+    let mut last = String::new();
+    let mut show = |p: &Progress| {
+        last = format!(
+            "{name:<12} {what}{rate}/s per publisher  [{:>5.1}/{:.0} s]  achieved {:>9.0}/s  p99 {:>10}  errors {}{}",
+            p.t_s,
+            p.duration_s,
+            p.achieved_rate,
+            hilt_reports::bench::fmt_us(p.p99_us),
+            p.errors,
+            if p.paused { "  (target paused)" } else { "" }
+        );
+        if tty {
+            eprint!("\r{last}\x1b[K");
+            let _ = std::io::stderr().flush();
+        } else {
+            // A log, not a terminal: one line a second.
+            eprintln!("{last}");
+        }
+    };
+    let cfg = RateConfig {
+        workload,
+        rate,
+        addr: running
+            .endpoint_for(&workload.protocol)
+            .ok_or("the target stopped serving")?,
+        label: format!("{name}-{rate}"),
+        cancel: Arc::clone(cancel),
+    };
+    let out = hilt_bench::run_rate(cfg, running, &mut show).await;
+    if tty {
+        eprintln!();
+    }
+    out
+}
+
 async fn bench_target(
     file: &hilt_core::target::TargetFile,
     workload: &Workload,
@@ -145,44 +216,41 @@ async fn bench_target(
         Ok(r) => r,
         Err(e) => return failed(named, format!("failed to {e}")),
     };
-    let Some(addr) = running.endpoint_for(&workload.protocol) else {
+    if running.endpoint_for(&workload.protocol).is_none() {
         let info = running.stop().await;
         return failed(info, format!("it does not serve {}", workload.protocol));
-    };
+    }
     let mut runs = Vec::new();
     let mut error = None;
-    let tty = std::io::stderr().is_terminal();
-    for rate in workload.rate.steps() {
+    for step in workload.rate.steps() {
         if cancel.load(Ordering::Relaxed) {
             break;
         }
-        let label = format!("{}-{rate}", file.name);
-        let name = file.name.clone();
-        let mut last = String::new();
-        let mut show = |p: &Progress| {
-            last = format!(
-                "{name:<12} {rate}/s per publisher  [{:>5.1}/{:.0} s]  achieved {:>9.0}/s  p99 {:>10}  errors {}{}",
-                p.t_s,
-                p.duration_s,
-                p.achieved_rate,
-                hilt_reports::bench::fmt_us(p.p99_us),
-                p.errors,
-                if p.paused { "  (target paused)" } else { "" }
-            );
-            if tty {
-                eprint!("\r{last}\x1b[K");
-                let _ = std::io::stderr().flush();
+        let outcome = match step {
+            RateStep::PerPublisher(rate) => {
+                run_one(file, workload, *rate, "", &mut running, cancel).await
+            }
+            RateStep::Max => {
+                hilt_bench::search::find_max(workload, async |w: &Workload, rate: u64| {
+                    run_one(file, w, rate, "max search: ", &mut running, cancel).await
+                })
+                .await
             }
         };
-        let cfg = RateConfig {
-            workload,
-            rate,
-            addr,
-            label: label.clone(),
-            cancel: Arc::clone(cancel),
-        };
-        match hilt_bench::run_rate(cfg, &mut running, &mut show).await {
+        match outcome {
             Ok(mut out) => {
+                let label = match &out.run.search {
+                    Some(s) => {
+                        eprintln!(
+                            "hilt bench: {} sustains {}/s per publisher ({} steps tried)",
+                            file.name,
+                            s.found,
+                            s.steps.len()
+                        );
+                        format!("{}-max", file.name)
+                    }
+                    None => format!("{}-{}", file.name, out.run.rate_per_publisher),
+                };
                 let rel = format!("hlog/{label}.hlog");
                 match std::fs::write(run_dir.join(&rel), &out.interval_log) {
                     Ok(()) => {
@@ -190,21 +258,13 @@ async fn bench_target(
                     }
                     Err(e) => tracing::warn!("write {rel}: {e}"),
                 }
-                if tty {
-                    eprintln!();
-                } else {
-                    eprintln!("{last}");
-                }
                 runs.push(out.run);
             }
             Err(e) => {
-                if tty {
-                    eprintln!();
-                }
-                eprintln!("hilt bench: {} at {rate}/s: {e}", file.name);
+                eprintln!("hilt bench: {} at {step}/s: {e}", file.name);
                 // A frozen target must not stay frozen behind a failed run.
                 let _ = running.resume();
-                error = Some(format!("at {rate}/s: {e}"));
+                error = Some(format!("at {step}/s: {e}"));
                 break;
             }
         }

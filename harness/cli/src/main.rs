@@ -4,6 +4,7 @@
 mod args;
 mod bench;
 mod decode;
+mod efficiency;
 mod exit;
 mod list;
 mod locate;

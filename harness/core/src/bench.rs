@@ -48,8 +48,11 @@ pub struct WorkloadInfo {
     pub subscribers: u32,
     pub qos: u8,
     pub payload_bytes: u32,
-    /// Messages per second per publisher, one entry per step of the sweep.
+    /// Messages per second per publisher, one entry per fixed step of the sweep.
     pub rates: Vec<u64>,
+    /// The sweep also searched for the highest sustainable rate (`rate: max`).
+    #[serde(default)]
+    pub search_max: bool,
     pub warmup_ms: u64,
     pub duration_ms: u64,
     /// A fault injected into every run: the target paused for a while.
@@ -118,6 +121,35 @@ pub struct RateRun {
     /// True when the run was cut short.
     #[serde(default)]
     pub interrupted: bool,
+    /// Set when this run is the result of a `max` search: the highest step that held,
+    /// and every step tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<MaxSearch>,
+}
+
+/// A search for the highest rate a target sustains: exponential steps until one fails,
+/// then bisection between the highest that held and the lowest that failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MaxSearch {
+    /// The highest rate per publisher that held; 0 when none did.
+    pub found: u64,
+    /// What a step had to satisfy to hold.
+    pub criteria: String,
+    pub steps: Vec<SearchStep>,
+}
+
+/// One short run of a search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchStep {
+    pub rate_per_publisher: u64,
+    pub held: bool,
+    /// Why it did not hold (empty when it did).
+    #[serde(default)]
+    pub reason: String,
+    /// Deliveries per second, all subscribers.
+    pub achieved_rate: f64,
+    pub p99_us: f64,
+    pub send_delay_p99_us: f64,
 }
 
 /// Percentiles of one histogram, in microseconds.

@@ -143,3 +143,139 @@ fn a_paused_broker_shows_in_the_corrected_latency() {
         delay.mean
     );
 }
+
+/// The generator-efficiency comparison with hilt's generator alone against hilt's sink:
+/// the sink counts every PUBLISH the generator says it wrote, and the CPU time comes from
+/// the generator's own process.
+#[test]
+fn generator_efficiency_counts_what_the_sink_received() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("eff");
+    let o = hilt(&[
+        "bench",
+        "--generator-efficiency",
+        "--duration",
+        "300ms",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(out.join("efficiency.json")).unwrap();
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(r["schema"], "hilt.efficiency/1");
+    let m = &r["measurements"][0];
+    assert_eq!(
+        (m["generator"].as_str(), m["target"].as_str()),
+        (Some("hilt"), Some("sink"))
+    );
+    let published = m["published"].as_u64().unwrap();
+    assert!(published > 0);
+    assert_eq!(m["received"].as_u64(), Some(published), "{m}");
+    assert!(m["cpu_s"].as_f64().unwrap() >= 0.0 && m["per_core"].as_f64().unwrap() > 0.0);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("msg/s per core"));
+}
+
+/// Ctrl-C mid-run: the load stops, what was measured is written, marked partial, and
+/// hilt exits 130.
+#[test]
+fn ctrl_c_writes_partial_bench_results() {
+    if missing("mosquitto") {
+        return;
+    }
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let w = workload(
+        dir.path(),
+        "topology: {kind: p2p, pairs: 1}\nqos: 0\npayload_bytes: 64\nrate: 500\n\
+         warmup: 200ms\nduration: 60s\n",
+    );
+    let out = dir.path().join("run");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hilt"))
+        .args([
+            "bench",
+            w.to_str().unwrap(),
+            "--target",
+            "mosquitto",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The progress line, once a second in a log: the measured phase is under way.
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("achieved") && !line.contains("[ -") {
+            break;
+        }
+    }
+    assert!(log.contains("achieved"), "no progress line: {log}");
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{log}{}", rest.join("\n"));
+    let r = hilt_reports::bench::read_json(&out.join("bench.json")).expect("bench.json written");
+    assert!(r.interrupted, "the results say they are partial");
+    let run = &r.targets[0].runs[0];
+    assert!(run.interrupted, "the run says it was cut short");
+    assert!(run.duration_s < 30.0, "stopped early: {} s", run.duration_s);
+    assert!(run.latency_corrected.count > 0, "what was measured is kept");
+    let html = std::fs::read_to_string(out.join("bench.html")).unwrap();
+    assert!(html.contains("INTERRUPTED"), "the report marks it partial");
+}
+
+/// `--rate max`: short steps, doubling while they hold; the run reports the highest step
+/// that held and every step tried, each judged with its reason.
+#[test]
+fn rate_max_searches_and_reports_its_steps() {
+    if missing("mosquitto") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let w = workload(
+        dir.path(),
+        "topology: {kind: p2p, pairs: 1}\nqos: 0\npayload_bytes: 64\nrate: 100\n\
+         duration: 1s\n\
+         search: {start: 200, step: 300ms, warmup: 100ms, max_steps: 3, p99_limit: 1s}\n",
+    );
+    let r = bench(dir.path(), &w, &["--rate", "max"]);
+    assert!(r.workload.search_max);
+    let run = &r.targets[0].runs[0];
+    let s = run.search.as_ref().expect("the run is a search's result");
+    assert_eq!(s.steps.len(), 3, "{s:?}");
+    assert_eq!(s.steps[0].rate_per_publisher, 200);
+    for (a, b) in s.steps.iter().zip(&s.steps[1..]) {
+        let expected = if a.held {
+            a.rate_per_publisher * 2
+        } else {
+            a.rate_per_publisher / 2
+        };
+        assert_eq!(b.rate_per_publisher, expected, "{s:?}");
+    }
+    for step in &s.steps {
+        assert_eq!(step.held, step.reason.is_empty(), "{step:?}");
+    }
+    let best = s
+        .steps
+        .iter()
+        .filter(|x| x.held)
+        .map(|x| x.rate_per_publisher)
+        .max();
+    assert_eq!(s.found, best.unwrap_or(0));
+    if s.found > 0 {
+        assert_eq!(
+            run.rate_per_publisher, s.found,
+            "the run is the best step's"
+        );
+    }
+    let html = std::fs::read_to_string(dir.path().join("run/bench.html")).unwrap();
+    assert!(html.contains("Maximum sustainable rate"));
+}
