@@ -1,6 +1,7 @@
 //! hilt's conformance suites: test bodies in Rust, one folder per protocol; golden and
 //! malformed frames as data (`vectors/`); statement manifests (`spec/`); plans.
 
+pub mod amqp091;
 pub mod coap;
 pub mod manifest;
 pub mod mqtt;
@@ -13,7 +14,7 @@ use hilt_runner::{Registry, TestCase};
 
 /// Every suite hilt has.
 pub fn registry() -> Registry {
-    Registry::new(vec![mqtt::suite(), coap::suite()])
+    Registry::new(vec![mqtt::suite(), coap::suite(), amqp091::suite()])
 }
 
 /// Statement ids read from data files (vector corpora) live as long as the program: the

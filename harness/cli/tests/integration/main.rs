@@ -3,6 +3,7 @@
 //! One test binary (so the peers' start-up and the build are shared), one module per
 //! area.
 
+mod amqp091;
 mod bench;
 mod cli;
 mod coap;

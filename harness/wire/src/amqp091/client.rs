@@ -35,6 +35,9 @@ pub struct ClientConfig {
     /// Seconds; `None` takes the server's offer, `Some(0)` turns heartbeats off.
     pub heartbeat: Option<u16>,
     pub client_properties: FieldTable,
+    /// Leave Start-Ok, Tune-Ok and Open to the caller (for tests that send their own);
+    /// Start and Tune are then reported as events and not answered.
+    pub manual_handshake: bool,
 }
 
 impl Default for ClientConfig {
@@ -58,6 +61,7 @@ impl Default for ClientConfig {
                             .with("consumer_cancel_notify", FieldValue::Bool(true)),
                     ),
                 ),
+            manual_handshake: false,
         }
     }
 }
@@ -326,6 +330,15 @@ impl Client {
         }
         let id = m.id();
         match (self.state, id) {
+            (State::AwaitStart, MethodId::CONNECTION_START) if self.config.manual_handshake => {
+                self.events.push_back(ClientEvent::Started(m));
+                self.state = State::AwaitTune;
+            }
+            (State::AwaitTune, MethodId::CONNECTION_TUNE) if self.config.manual_handshake => {
+                self.events
+                    .push_back(ClientEvent::Method { channel, method: m });
+                self.state = State::AwaitOpenOk;
+            }
             (State::AwaitStart, MethodId::CONNECTION_START) => {
                 self.events.push_back(ClientEvent::Started(m));
                 let mut response = vec![0];

@@ -1,0 +1,36 @@
+//! The AMQP 0-9-1 broker suite: the rules of the 0-9-1 specification (one test per rule
+//! the XML gives a scenario, where hilt has one yet), frame grammar, heartbeats and reply
+//! codes, judged by hilt as the client. Each test has a negative control applied by the
+//! TCP interposer.
+
+pub mod controls;
+pub mod session;
+
+mod cases;
+
+use std::sync::Arc;
+
+use hilt_core::SpecRef;
+use hilt_runner::{Suite, TestCase, Transport};
+use hilt_wire::amqp091::{AMQP_PORT, Amqp091Framer, DOC};
+
+pub const SUITE: &str = "amqp091";
+/// What a target declares to get these tests.
+pub const CAP: &str = "amqp.0-9-1";
+
+/// A statement of hilt's AMQP 0-9-1 manifest.
+pub const fn rule(id: &'static str) -> SpecRef {
+    SpecRef::new(DOC, id)
+}
+
+pub fn suite() -> Suite {
+    let cases: Vec<TestCase> = cases::tests();
+    Suite {
+        name: SUITE,
+        protocol: "amqp",
+        well_known_port: Some(AMQP_PORT),
+        transport: Transport::Tcp,
+        framer: Arc::new(|| Box::new(Amqp091Framer::new())),
+        cases,
+    }
+}
