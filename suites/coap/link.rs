@@ -10,7 +10,7 @@ use std::time::Duration;
 use hilt_core::SpecRef;
 use hilt_net::interposer::Dir;
 use hilt_runner::{Ctx, Failure, TestCase};
-use hilt_wire::coap::{Block, Code, Filter, Link, Message, MessageType, OptionNumber, parse_links};
+use hilt_wire::coap::{Code, Filter, Link, Message, MessageType, OptionNumber, parse_links};
 
 use super::client::Client;
 use super::controls::{self, Control};
@@ -46,33 +46,26 @@ async fn get_links(
         req = req.with_query(&f.query());
     }
     let well_known = link_rule("RFC6690-4-well-known");
-    let ex = c.exchange(&req, Duration::ZERO).await?;
-    let mut resp = judge(&req, &ex, &[Code::CONTENT], well_known)?;
-    // A long listing comes block by block (RFC 7959): fetch the rest in order.
-    let mut body = std::mem::take(&mut resp.payload);
-    while let Some(b) = resp.block2().filter(|b| b.more) {
-        let next = Block::new(b.num + 1, false, b.size())
-            .ok_or_else(|| Failure::error(format!("block {} of {path} is past the last", b.num)))?;
-        let mut more = c.request(MessageType::Con, Code::GET, path);
-        if let Some(f) = query {
-            more = more.with_query(&f.query());
-        }
-        more = more.with_option(OptionNumber::Block2, next.to_value());
-        let ex = c.exchange(&more, Duration::ZERO).await?;
-        resp = judge(&more, &ex, &[Code::CONTENT], well_known)?;
-        if resp.block2().map(|r| r.num) != Some(next.num) {
+    // A long listing comes block by block (RFC 7959): the client fetches the rest in
+    // order, and each block is judged like the first.
+    let transfer = c.get_blocks(req, None, well_known).await?;
+    let mut first = None;
+    for (n, step) in transfer.steps.iter().enumerate() {
+        let resp = judge(&step.req, &step.ex, &[Code::CONTENT], well_known)?;
+        let num = resp.block2().map_or(0, |b| b.num as usize);
+        if num != n {
             return Err(Failure::fail(
                 SpecRef::new(hilt_wire::coap::RFC7959, "RFC7959-2.2-value"),
                 format!(
-                    "asked for block {} of {path}, got {}",
-                    next.num,
+                    "asked for block {n} of {path}, got {}",
                     hilt_wire::coap::summarize(&resp)
                 ),
             ));
         }
-        body.append(&mut resp.payload);
+        first.get_or_insert(resp);
     }
-    resp.payload = body;
+    let mut resp = first.ok_or_else(|| Failure::error(format!("GET {path} sent nothing")))?;
+    resp.payload = transfer.body;
     if resp.content_format() != Some(LINK_FORMAT) {
         return Err(Failure::fail(
             td(id),
