@@ -10,6 +10,7 @@ mod list;
 mod locate;
 mod proxy;
 mod report;
+mod rpl;
 mod run;
 
 use clap::Parser;
@@ -59,6 +60,7 @@ fn main() -> std::process::ExitCode {
             Command::Decode(a) => decode::decode(a),
             Command::Proxy(a) => proxy::proxy(a).await,
             Command::Bench(a) => bench::bench(a).await,
+            Command::Rpl(a) => rpl::rpl(a),
         }
     });
     // Whatever happened, nothing hilt launched may outlive it.

@@ -107,6 +107,35 @@ pub fn write_trace(path: &Path, recorder: &Recorder, origin_us: u64) -> io::Resu
     Ok(())
 }
 
+/// Writes raw IPv6 datagrams (LINKTYPE_IPV6, 229) to `path`, each at its time in µs
+/// from the Unix epoch: for traffic that already is IPv6, such as a simulated RPL
+/// network's, with no synthetic framing needed.
+pub fn write_ipv6_packets<'a>(
+    path: &Path,
+    description: &str,
+    packets: impl IntoIterator<Item = (u64, &'a [u8])>,
+) -> io::Result<()> {
+    let file = BufWriter::new(File::create(path)?);
+    let mut w = PcapNgWriter::new(file).map_err(io::Error::other)?;
+    let mut idb = InterfaceDescriptionBlock::new(DataLink::IPV6, 65_535);
+    idb.options
+        .push(InterfaceDescriptionOption::IfDescription(Cow::Owned(
+            description.to_owned(),
+        )));
+    w.write_pcapng_block(idb).map_err(io::Error::other)?;
+    for (t_us, data) in packets {
+        let epb = EnhancedPacketBlock {
+            interface_id: 0,
+            timestamp: Duration::from_micros(t_us),
+            original_len: data.len() as u32,
+            data: Cow::Borrowed(data),
+            options: vec![],
+        };
+        w.write_pcapng_block(epb).map_err(io::Error::other)?;
+    }
+    Ok(())
+}
+
 /// Sequence-number bookkeeping of one synthetic TCP connection.
 struct Flow {
     info: ConnInfo,

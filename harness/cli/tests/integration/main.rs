@@ -10,4 +10,5 @@ mod coap;
 mod coap_codec;
 mod faults;
 mod mqtt_brokers;
+mod rpl;
 mod support;

@@ -21,6 +21,9 @@ use super::rank::SequenceCounter;
 use super::rules::Rule;
 use super::srh::SourceRoute;
 
+/// Targets a Storing-mode node packs into one DAO when passing its sub-DODAG on.
+const TARGETS_PER_DAO: usize = 8;
+
 /// A target and how long its route lives, as a DAO carries it.
 #[derive(Debug, Clone, Copy)]
 struct Advertised {
@@ -66,8 +69,10 @@ impl Node {
     }
 
     /// This node's own DAO: to the root in Non-Storing mode (Transit Information names
-    /// the parent), to the parent in Storing mode. Schedules the refresh.
-    pub(super) fn send_dao(&mut self, now: Instant) {
+    /// the parent), to the parent in Storing mode. Schedules the refresh. In Storing mode
+    /// after a change (`with_sub_dodag`), the new parent also learns every target below
+    /// this node, a few per DAO, or it would route to them through the old path.
+    pub(super) fn send_dao(&mut self, now: Instant, with_sub_dodag: bool) {
         let (Some(me), Some(d)) = (self.global(), self.dodag.clone()) else {
             return;
         };
@@ -81,6 +86,20 @@ impl Node {
             lifetime: d.config.default_lifetime,
         };
         self.send_dao_for(now, &[own]);
+        if with_sub_dodag && d.mop != Mop::NonStoring {
+            let below: Vec<Advertised> = self
+                .routes
+                .iter()
+                .map(|(t, r)| Advertised {
+                    target: *t,
+                    path_sequence: r.path_sequence.0,
+                    lifetime: d.config.default_lifetime,
+                })
+                .collect();
+            for chunk in below.chunks(TARGETS_PER_DAO) {
+                self.send_dao_for(now, chunk);
+            }
+        }
         if let Some(life) = d.lifetime(d.config.default_lifetime) {
             let refresh = self.jitter(life / 2, life * 3 / 4);
             self.dao_refresh_at = Some(now + refresh.max(Duration::from_secs(1)));
@@ -483,7 +502,7 @@ impl Node {
         let mut rank_error = opt.rank_error;
         if from.is_some() && !self.rank_consistent(opt.down, opt.sender_rank) {
             if opt.rank_error {
-                return self.loop_detected(now, from.unwrap_or(dst), dst);
+                return self.loop_detected(now, dst);
             }
             rank_error = true;
         }

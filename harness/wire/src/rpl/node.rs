@@ -165,6 +165,16 @@ pub enum DropReason {
     HopLimit,
 }
 
+impl DropReason {
+    /// The rule that calls for the drop, where one does.
+    pub fn rule(self) -> Option<SpecRef> {
+        match self {
+            DropReason::Loop => Some(Rule::RankError.spec_ref()),
+            DropReason::NoRoute | DropReason::HopLimit => None,
+        }
+    }
+}
+
 /// What happened, for metrics, logs and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -622,11 +632,11 @@ impl Node {
         }
         if self.dao_at.is_some_and(|t| t <= now) {
             self.dao_at = None;
-            self.send_dao(now);
+            self.send_dao(now, true);
         }
         if self.dao_refresh_at.is_some_and(|t| t <= now) {
             self.dao_refresh_at = None;
-            self.send_dao(now);
+            self.send_dao(now, false);
         }
         self.retransmit_daos(now);
         if self.route_sweep_at.is_some_and(|t| t <= now) {
@@ -836,6 +846,11 @@ impl Node {
                 self.try_join(now, from, dio, config);
             }
             return;
+        }
+        if self.preferred.is_none() && dio.version != d.version.0 {
+            // A detached node takes any other Version as a fresh start (a restarted
+            // root begins again at its initial Version, which may compare older).
+            return self.try_join(now, from, dio, config);
         }
         use std::cmp::Ordering::*;
         match SequenceCounter(dio.version).compare(d.version) {
@@ -1074,9 +1089,18 @@ impl Node {
         });
         let rank_of = |choice: usize| -> u16 {
             if config.objective_code_point == Mrhof::OCP {
+                // The parent set holds only neighbours ranked below the node (§8.2.1),
+                // judged by the Rank the preferred parent alone gives: a child in the
+                // set would drag the node's Rank up after its own, without end.
                 let of = Mrhof::new(mhri, config.max_rank_increase);
-                let set = of.parent_set(&cands, choice);
-                of.advertised_rank(&cands, &set, choice)
+                let alone = Rank::new(of.advertised_rank(&cands, &[choice], choice), mhri);
+                let below: Vec<usize> = (0..cands.len())
+                    .filter(|&j| j == choice || Rank::new(cands[j].rank, mhri).less_than(alone))
+                    .collect();
+                let sub: Vec<Candidate> = below.iter().map(|&j| cands[j]).collect();
+                let at = below.iter().position(|&j| j == choice).unwrap_or(0);
+                let set = of.parent_set(&sub, at);
+                of.advertised_rank(&sub, &set, at)
             } else {
                 Of0::new(mhri).rank_through(&cands[choice])
             }
@@ -1180,12 +1204,8 @@ impl Node {
     }
 
     /// A Rank error seen twice: drop, and treat as an inconsistency (§8.3, §11.2.2.2).
-    pub(super) fn loop_detected(&mut self, now: Instant, from: Ipv6Addr, dst: Ipv6Addr) {
-        self.rule_broken(
-            from,
-            Rule::RankError,
-            format!("Rank error with the R flag already set, towards {dst}"),
-        );
+    /// Not a peer's violation: transient loops are part of RPL's repair.
+    pub(super) fn loop_detected(&mut self, now: Instant, dst: Ipv6Addr) {
         self.events.push_back(Event::Dropped {
             dst,
             reason: DropReason::Loop,
