@@ -114,6 +114,8 @@ struct Watch {
     wants_version: bool,
     /// A node that died: recovered once no node has it as its parent any more.
     orphaning: Option<usize>,
+    /// A node that moved: recovered once its parent is within its radio range.
+    moved: Option<usize>,
 }
 
 /// A running simulation.
@@ -679,6 +681,7 @@ impl Simulation {
             wants_detach: false,
             wants_version: false,
             orphaning: None,
+            moved: None,
         };
         match e.action {
             Action::KillRoot => {
@@ -695,7 +698,10 @@ impl Simulation {
                 watch.orphaning = Some(node);
             }
             Action::RestartNode { node } => self.restart(node),
-            Action::MoveNode { node, x, y } => self.medium.move_node(node, Position { x, y }),
+            Action::MoveNode { node, x, y } => {
+                self.medium.move_node(node, Position { x, y });
+                watch.moved = Some(node);
+            }
             Action::DegradeLink { a, b, prr } => self.medium.degrade(a, b, prr),
             Action::GlobalRepair => {
                 for n in &mut self.nodes {
@@ -764,6 +770,11 @@ impl Simulation {
                 && self.joined == self.alive_routers
                 && (!w.wants_version || all_migrated())
                 && w.orphaning.is_none_or(|d| self.nodes[d].children == 0)
+                && w.moved.is_none_or(|m| {
+                    self.nodes[m]
+                        .parent
+                        .is_some_and(|p| self.medium.prr(m, p).is_some())
+                })
             {
                 updates.push((w_i, false, after));
             }

@@ -77,8 +77,9 @@ pub struct Repair {
     pub at_s: f64,
     pub action: String,
     /// Time until every live node had a parent again (after a global repair: in the
-    /// new Version; after a node died: none of them through it); `None` if that never
-    /// happened.
+    /// new Version; after a node died: none of them through it; after a node moved: it
+    /// through a node in its new range); `None` if that never happened. A degraded link
+    /// only counts as recovered when every node has a parent.
     pub recovered_after_s: Option<f64>,
     /// Time until no live node had a parent (after the root dies); `None` otherwise.
     pub all_detached_after_s: Option<f64>,

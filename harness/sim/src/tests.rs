@@ -208,3 +208,24 @@ fn a_dead_node_s_children_find_other_parents() {
     assert!(out.nodes.iter().all(|n| n.parent != Some(5)));
     assert_eq!(out.metrics.end.joined, 14);
 }
+
+#[test]
+fn a_moved_node_finds_a_parent_in_its_new_neighbourhood() {
+    let mut s = small(4, 4, 600.0);
+    // Node 15 (far corner) moves next to the root.
+    s.events = vec![ScenarioEvent {
+        at_s: 300.0,
+        action: Action::MoveNode {
+            node: 15,
+            x: 5.0,
+            y: 5.0,
+        },
+    }];
+    let out = run(&s, None).unwrap();
+    let r = &out.metrics.repairs[0];
+    assert!(
+        r.recovered_after_s.is_some_and(|t| t > 0.0 && t < 120.0),
+        "{r:?}"
+    );
+    assert_eq!(out.nodes[15].parent, Some(0), "{:?}", out.nodes[15]);
+}
