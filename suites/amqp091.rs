@@ -7,6 +7,7 @@ pub mod controls;
 pub mod session;
 
 mod cases;
+pub mod vectors;
 
 use std::sync::Arc;
 
@@ -24,7 +25,8 @@ pub const fn rule(id: &'static str) -> SpecRef {
 }
 
 pub fn suite() -> Suite {
-    let cases: Vec<TestCase> = cases::tests();
+    let mut cases: Vec<TestCase> = cases::tests();
+    cases.extend(vectors::tests());
     Suite {
         name: SUITE,
         protocol: "amqp",
