@@ -8,6 +8,7 @@ use std::path::Path;
 use hilt_core::bench::{BENCH_SCHEMA, BenchResults, Percentiles, RateRun};
 use serde::Serialize;
 
+use crate::svg::{Axis, COLOURS, Series, escape, line_chart};
 use crate::{ReportError, write_atomically};
 
 const TEMPLATE: &str = include_str!("../templates/bench.html.tera");
@@ -40,6 +41,43 @@ pub fn read_json(path: &Path) -> Result<BenchResults, ReportError> {
     }
     serde_json::from_value(value)
         .map_err(|e| err(format!("does not match schema {BENCH_SCHEMA}: {e}")))
+}
+
+/// Several bench runs in one comparison: every target of every run side by side, a
+/// target named in more than one run suffixed with its run id. The first run's workload
+/// and environment head the page; each run's invocation is kept.
+pub fn merge(runs: Vec<BenchResults>) -> Option<BenchResults> {
+    if runs.is_empty() {
+        return None;
+    }
+    let all = runs;
+    let mut merged = all[0].clone();
+    let named = |name: &str| {
+        all.iter()
+            .flat_map(|r| &r.targets)
+            .filter(|t| t.target.name == name)
+            .count()
+    };
+    let mut targets = Vec::new();
+    for r in &all {
+        for t in &r.targets {
+            let mut t = t.clone();
+            if named(&t.target.name) > 1 {
+                t.target.name = format!("{}@{}", t.target.name, r.run_id);
+            }
+            targets.push(t);
+        }
+    }
+    merged.targets = targets;
+    merged.interrupted = all.iter().any(|r| r.interrupted);
+    if all.len() > 1 {
+        merged.invocation = all
+            .iter()
+            .map(|r| r.invocation.as_str())
+            .collect::<Vec<_>>()
+            .join(" · ");
+    }
+    Some(merged)
 }
 
 /// A latency in µs, in the unit that reads best.
@@ -301,17 +339,6 @@ fn ratios(results: &BenchResults) -> (String, Vec<RatioView>) {
     (base.target.name.clone(), out)
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-const COLOURS: [&str; 8] = [
-    "#1565c0", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#4e342e", "#ad1457",
-];
-
 /// The latency percentile spectrum: x is log10(1/(1−p)) (so 90 %, 99 %, 99.9 % … are
 /// evenly spaced), y is latency on a log scale; corrected solid, raw dashed, one colour
 /// per target and rate.
@@ -438,6 +465,103 @@ pub fn spectrum_svg(results: &BenchResults) -> String {
     svg
 }
 
+/// Each run's series name: target and rate.
+fn run_name(t: &hilt_core::bench::TargetBench, r: &RateRun) -> String {
+    format!("{} @ {}/s", t.target.name, rate_label(r))
+}
+
+fn fmt_plain(v: f64) -> String {
+    if v >= 1000.0 {
+        fmt_rate(v)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Latency against throughput across each target's sweep: corrected p99 solid, p50
+/// dashed, one point per run.
+pub fn sweep_svg(results: &BenchResults) -> String {
+    let mut series = Vec::new();
+    for (i, t) in results.targets.iter().enumerate() {
+        let mut runs: Vec<&RateRun> = t.runs.iter().collect();
+        runs.sort_by(|a, b| a.achieved_rate.total_cmp(&b.achieved_rate));
+        let colour = COLOURS[i % COLOURS.len()];
+        for (what, dashed, pick) in [("p99", false, 0), ("p50", true, 1)] {
+            series.push(Series {
+                label: format!("{} {what}", t.target.name),
+                colour,
+                dashed,
+                points: runs
+                    .iter()
+                    .map(|r| {
+                        let p = &r.latency_corrected;
+                        (r.achieved_rate, if pick == 0 { p.p99 } else { p.p50 })
+                    })
+                    .collect(),
+            });
+        }
+    }
+    line_chart(
+        &series,
+        Axis {
+            title: "deliveries per second (all subscribers)",
+            log: false,
+            format: fmt_plain,
+        },
+        Axis {
+            title: "corrected latency",
+            log: true,
+            format: fmt_us,
+        },
+    )
+}
+
+/// Rate or p99 over the measured phase, one line per run, from the per-second
+/// interval histograms.
+pub fn timeline_svg(results: &BenchResults, p99: bool) -> String {
+    let mut series = Vec::new();
+    for t in &results.targets {
+        for r in &t.runs {
+            series.push(Series {
+                label: run_name(t, r),
+                colour: COLOURS[series.len() % COLOURS.len()],
+                dashed: false,
+                points: r
+                    .timeline
+                    .iter()
+                    .map(|p| (p.t_s, if p99 { p.p99_us } else { p.rate }))
+                    .collect(),
+            });
+        }
+    }
+    let x = Axis {
+        title: "seconds into the measured phase",
+        log: false,
+        format: |v| format!("{v}"),
+    };
+    if p99 {
+        line_chart(
+            &series,
+            x,
+            Axis {
+                title: "corrected p99 of the second",
+                log: true,
+                format: fmt_us,
+            },
+        )
+    } else {
+        line_chart(
+            &series,
+            x,
+            Axis {
+                title: "deliveries per second",
+                log: false,
+                format: fmt_plain,
+            },
+        )
+    }
+}
+
 pub fn render_html(results: &BenchResults) -> Result<String, ReportError> {
     let targets: Vec<TargetView> = results
         .targets
@@ -459,6 +583,9 @@ pub fn render_html(results: &BenchResults) -> Result<String, ReportError> {
     ctx.insert("ratios", &ratio_rows);
     // Generated here from numbers only; target names inside are escaped.
     ctx.insert("chart", &spectrum_svg(results));
+    ctx.insert("sweep_chart", &sweep_svg(results));
+    ctx.insert("rate_chart", &timeline_svg(results, false));
+    ctx.insert("p99_chart", &timeline_svg(results, true));
     let mut tera = tera::Tera::default();
     tera.add_raw_template("bench.html", TEMPLATE)
         .map_err(|e| ReportError::Render {
@@ -598,6 +725,19 @@ mod test {
         assert!(html.contains("2.00×"), "ratios against the first target");
         let t = summary_table(&r);
         assert!(t.contains("1.000 s") && t.contains("2.000 s"), "{t}");
+    }
+
+    #[test]
+    fn merged_runs_keep_every_target_and_tell_clashes_apart() {
+        let a = results();
+        let mut b = results();
+        b.run_id = "r2".into();
+        b.targets.truncate(1);
+        let m = merge(vec![a, b]).unwrap();
+        let names: Vec<&str> = m.targets.iter().map(|t| t.target.name.as_str()).collect();
+        assert_eq!(names, ["a@r", "<b>", "a@r2"]);
+        assert!(render_html(&m).unwrap().contains("a@r2"));
+        assert!(merge(Vec::new()).is_none());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod eventlog;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod svg;
 pub mod terminal;
 
 pub use hilt_core::RunResults;

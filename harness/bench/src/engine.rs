@@ -357,6 +357,8 @@ pub async fn run_rate(
                     }
                 }
             }
+            // The interval's own p99, as its histogram in the log says.
+            let interval_p99 = hist::percentiles(&interval.corrected).p99;
             total.absorb(&mut interval);
             let dt = (now - last_tick) as f64 / 1e9;
             let received = total.received;
@@ -371,7 +373,7 @@ pub async fn run_rate(
                 timeline.push(TimelinePoint {
                     t_s: (now - phases.measure) as f64 / 1e9,
                     rate,
-                    p99_us: hist::percentiles(&total.corrected).p99,
+                    p99_us: interval_p99,
                 });
             }
             progress(&Progress {

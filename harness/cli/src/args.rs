@@ -44,7 +44,8 @@ pub enum Command {
     Run(RunArgs),
     /// List tests, suites or targets.
     List(ListArgs),
-    /// Re-render the HTML report of one or more run folders from their results JSON.
+    /// Re-render the HTML report of one or more run folders from their results JSON, or
+    /// compare several bench runs in one page.
     Report(ReportArgs),
     /// Decode frames from hex, a binary file or a pcapng trace, naming every rule each
     /// frame breaks. Exits 1 if any frame is malformed.
@@ -205,11 +206,13 @@ pub enum ListWhat {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Run folders (or results.json files) to render. Several are merged into one
-    /// report, their targets side by side.
+    /// Run folders (or results.json / bench.json files) to render. Several are merged
+    /// into one report, their targets side by side: conformance runs into a verdict
+    /// matrix, bench runs (`hilt bench` folders) into one comparison of their targets.
     #[arg(required = true, value_name = "RUN")]
     pub runs: Vec<PathBuf>,
-    /// Where to write the HTML (default: report.html in the first run folder).
+    /// Where to write the HTML (default: report.html, or compare.html for bench runs, in
+    /// the first run folder).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 }

@@ -109,7 +109,8 @@ pub struct RateRun {
     pub pause: Option<PauseDone>,
     /// The corrected and raw percentile spectra, for charts.
     pub spectrum: Vec<SpectrumPoint>,
-    /// Per second of the measured phase: deliveries and corrected p99.
+    /// Per second of the measured phase: deliveries and the corrected p99 of that second
+    /// (the interval log's histogram).
     pub timeline: Vec<TimelinePoint>,
     /// Interval logs (HdrHistogram log format), relative to the run folder.
     pub interval_logs: BTreeMap<String, String>,
@@ -231,6 +232,6 @@ pub struct TimelinePoint {
     pub t_s: f64,
     /// Deliveries per second in the interval.
     pub rate: f64,
-    /// Corrected p99 of the interval, µs.
+    /// Corrected p99 of the messages received in the interval, µs.
     pub p99_us: f64,
 }

@@ -88,6 +88,31 @@ fn bench_writes_json_intervals_and_html() {
     assert!(r.environment.contains_key("kernel"));
     let html = std::fs::read_to_string(dir.path().join("run/bench.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("mosquitto"));
+    assert!(html.contains("Latency against throughput") && html.contains("Over time"));
+    for run in &t.runs {
+        assert!(!run.timeline.is_empty(), "rate and p99 per second");
+    }
+
+    // `hilt report` recognises bench runs by their schema and compares them in one page.
+    let compare = dir.path().join("compare.html");
+    let run = dir.path().join("run");
+    let o = hilt(&[
+        "report",
+        run.to_str().unwrap(),
+        run.join("bench.json").to_str().unwrap(),
+        "-o",
+        compare.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let page = std::fs::read_to_string(&compare).unwrap();
+    assert!(
+        page.contains(&format!("mosquitto@{}", r.run_id)),
+        "both runs' targets"
+    );
+    assert!(
+        page.matches("<svg").count() >= 4,
+        "spectrum, sweep, rate, p99"
+    );
 }
 
 /// The stall check. The publisher sends 16 KiB payloads at 2000/s (32 MB/s), so
