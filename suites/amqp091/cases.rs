@@ -473,8 +473,7 @@ fn exchange() -> Vec<TestCase> {
         controls::drop_nth_to_client("queue.bind-ok", 3, "the third Queue.Bind-Ok never arrives"),
         |ctx| async move {
             let r = rule("AMQP091-exchange-required-instances");
-            let (mut s, ch) = Session::with_channel(&ctx).await?;
-            let qn = s.declare_queue(ch, "", &["exclusive"], r).await?;
+            let (mut s, ch, qn) = Session::with_queue(&ctx, r).await?;
             for e in ["amq.fanout", "amq.direct", "amq.topic", "amq.headers"] {
                 s.bind(ch, &qn, e, "k", r).await?;
             }
@@ -934,8 +933,7 @@ fn queue() -> Vec<TestCase> {
         controls::drop_nth_to_client("queue.bind-ok", 2, "the second Bind-Ok never arrives"),
         |ctx| async move {
             let r = rule("AMQP091-queue-bind-duplicates");
-            let (mut s, ch) = Session::with_channel(&ctx).await?;
-            let qn = s.declare_queue(ch, "", &["exclusive"], r).await?;
+            let (mut s, ch, qn) = Session::with_queue(&ctx, r).await?;
             s.bind(ch, &qn, "amq.direct", "k", r).await?;
             s.bind(ch, &qn, "amq.direct", "k", r).await?;
             s.close().await;
@@ -953,8 +951,7 @@ fn queue() -> Vec<TestCase> {
         ),
         |ctx| async move {
             let r = rule("AMQP091-queue-bind-unique");
-            let (mut s, ch) = Session::with_channel(&ctx).await?;
-            let qn = s.declare_queue(ch, "", &["exclusive"], r).await?;
+            let (mut s, ch, qn) = Session::with_queue(&ctx, r).await?;
             let key = format!("{}.a.b", ctx.unique("k"));
             for pat in ["#", "*.a.*", &key] {
                 s.bind(ch, &qn, "amq.topic", pat, r).await?;
@@ -1006,8 +1003,7 @@ fn queue() -> Vec<TestCase> {
         controls::drop_nth_to_client("queue.bind-ok", 4, "the fourth Bind-Ok never arrives"),
         |ctx| async move {
             let r = rule("AMQP091-queue-bind-binding-count");
-            let (mut s, ch) = Session::with_channel(&ctx).await?;
-            let qn = s.declare_queue(ch, "", &["exclusive"], r).await?;
+            let (mut s, ch, qn) = Session::with_queue(&ctx, r).await?;
             for i in 0..4 {
                 let x = ctx.unique(&format!("x{i}"));
                 s.declare_exchange(ch, &x, "fanout", &["auto-delete"], r)
@@ -1435,8 +1431,7 @@ fn basic() -> Vec<TestCase> {
         controls::drop_to_client("basic.qos-ok", "Qos-Ok never arrives"),
         |ctx| async move {
             let r = rule("AMQP091-basic-qos-prefetch-size-01");
-            let (mut s, ch) = Session::with_channel(&ctx).await?;
-            let qn = s.declare_queue(ch, "", &["exclusive"], r).await?;
+            let (mut s, ch, qn) = Session::with_queue(&ctx, r).await?;
             s.ok(
                 ch,
                 Method::new(MethodId::BASIC_QOS).with("prefetch-size", 10u32),
@@ -1497,8 +1492,7 @@ fn basic() -> Vec<TestCase> {
         controls::drop_nth_to_client("basic.consume-ok", 16, "the 16th Consume-Ok never arrives"),
         |ctx| async move {
             let r = rule("AMQP091-basic-consume-01");
-            let (mut s, ch) = Session::with_channel(&ctx).await?;
-            let qn = s.declare_queue(ch, "", &["exclusive"], r).await?;
+            let (mut s, ch, qn) = Session::with_queue(&ctx, r).await?;
             for _ in 0..16 {
                 s.consume(ch, &qn, true, r).await?;
             }
@@ -1676,8 +1670,7 @@ fn basic() -> Vec<TestCase> {
         controls::drop_nth_to_client("basic.get-ok", 3, "the third message never arrives"),
         |ctx| async move {
             let r = rule("AMQP091-basic-publish-exchange-03");
-            let (mut s, ch) = Session::with_channel(&ctx).await?;
-            let qn = s.declare_queue(ch, "", &["exclusive"], r).await?;
+            let (mut s, ch, qn) = Session::with_queue(&ctx, r).await?;
             for x in ["amq.direct", "amq.fanout", "amq.topic"] {
                 s.bind(ch, &qn, x, &qn, r).await?;
                 s.publish(ch, x, &qn, Properties::new(), x.as_bytes()).await;
@@ -1726,8 +1719,7 @@ fn basic() -> Vec<TestCase> {
         controls::rewrite("basic.return", "Basic.Return carries 312", |m| m.set("reply-code", reply::NO_ROUTE)),
         |ctx| async move {
             let r = rule("AMQP091-basic-publish-immediate-01");
-            let (mut s, ch) = Session::with_channel(&ctx).await?;
-            let qn = s.declare_queue(ch, "", &["exclusive"], r).await?;
+            let (mut s, ch, qn) = Session::with_queue(&ctx, r).await?;
             let m = Method::new(MethodId::BASIC_PUBLISH).with("routing-key", qn.as_str()).with("immediate", true);
             s.publish_method(ch, m, Properties::new(), b"back").await;
             match s.next(s.response).await? {
@@ -1745,8 +1737,7 @@ fn basic() -> Vec<TestCase> {
         get_ok_redelivered_cleared(),
         |ctx| async move {
             let r = rule("AMQP091-basic-deliver-01");
-            let (mut s, ch) = Session::with_channel(&ctx).await?;
-            let qn = s.declare_queue(ch, "", &["exclusive"], r).await?;
+            let (mut s, ch, qn) = Session::with_queue(&ctx, r).await?;
             s.publish(ch, "", &qn, Properties::new(), b"poison").await;
             for i in 0..6 {
                 match s.get(ch, &qn, false, r).await? {
@@ -1774,8 +1765,7 @@ fn basic() -> Vec<TestCase> {
         get_ok_redelivered_cleared(),
         |ctx| async move {
             let r = rule("AMQP091-basic-reject-02");
-            let (mut s, ch) = Session::with_channel(&ctx).await?;
-            let qn = s.declare_queue(ch, "", &["exclusive"], r).await?;
+            let (mut s, ch, qn) = Session::with_queue(&ctx, r).await?;
             s.publish(ch, "", &qn, Properties::new(), b"m").await;
             let m = s
                 .get(ch, &qn, false, r)
@@ -1812,8 +1802,7 @@ fn basic() -> Vec<TestCase> {
         }),
         |ctx| async move {
             let r = rule("AMQP091-basic-reject-03");
-            let (mut s, ch) = Session::with_channel(&ctx).await?;
-            let qn = s.declare_queue(ch, "", &["exclusive"], r).await?;
+            let (mut s, ch, qn) = Session::with_queue(&ctx, r).await?;
             s.publish(ch, "", &qn, Properties::new(), b"m").await;
             let m = s
                 .get(ch, &qn, false, r)
@@ -1839,8 +1828,7 @@ fn basic() -> Vec<TestCase> {
         controls::duplicate_to_client("basic.deliver", "each Basic.Deliver method frame arrives twice"),
         |ctx| async move {
             let r = rule("AMQP091-basic-reject-requeue-01");
-            let (mut s, ch) = Session::with_channel(&ctx).await?;
-            let qn = s.declare_queue(ch, "", &["exclusive"], r).await?;
+            let (mut s, ch, qn) = Session::with_queue(&ctx, r).await?;
             s.publish(ch, "", &qn, Properties::new(), b"m").await;
             s.consume(ch, &qn, false, r).await?;
             let m = s.message(ch, r, "the delivery").await?;
@@ -2005,8 +1993,7 @@ fn tx_and_extensions() -> Vec<TestCase> {
         }),
         |ctx| async move {
             let r = rule("AMQP091-tx-rollback");
-            let (mut s, ch) = Session::with_channel(&ctx).await?;
-            let qn = s.declare_queue(ch, "", &["exclusive"], r).await?;
+            let (mut s, ch, qn) = Session::with_queue(&ctx, r).await?;
             s.ok(
                 ch,
                 Method::new(MethodId::TX_SELECT),
@@ -2045,8 +2032,7 @@ fn tx_and_extensions() -> Vec<TestCase> {
         }),
         |ctx| async move {
             let r = rule("AMQP091-ext-confirm-select");
-            let (mut s, ch) = Session::with_channel(&ctx).await?;
-            let qn = s.declare_queue(ch, "", &["exclusive"], r).await?;
+            let (mut s, ch, qn) = Session::with_queue(&ctx, r).await?;
             s.ok(
                 ch,
                 Method::new(MethodId::CONFIRM_SELECT),
@@ -2093,8 +2079,7 @@ fn tx_and_extensions() -> Vec<TestCase> {
         controls::drop_nth_to_server("basic.nack", 1, "the broker never sees Basic.Nack"),
         |ctx| async move {
             let r = rule("AMQP091-ext-basic-nack");
-            let (mut s, ch) = Session::with_channel(&ctx).await?;
-            let qn = s.declare_queue(ch, "", &["exclusive"], r).await?;
+            let (mut s, ch, qn) = Session::with_queue(&ctx, r).await?;
             for _ in 0..2 {
                 s.publish(ch, "", &qn, Properties::new(), b"m").await;
             }
@@ -2186,8 +2171,7 @@ fn tx_and_extensions() -> Vec<TestCase> {
         controls::corrupt_bodies(),
         |ctx| async move {
             let r = rule("AMQP091-ext-message-ttl");
-            let (mut s, ch) = Session::with_channel(&ctx).await?;
-            let qn = s.declare_queue(ch, "", &["exclusive"], r).await?;
+            let (mut s, ch, qn) = Session::with_queue(&ctx, r).await?;
             s.publish(
                 ch,
                 "",

@@ -125,6 +125,14 @@ impl Session {
         Ok((s, ch))
     }
 
+    /// A connection with one channel open and an exclusive queue of a generated name
+    /// declared on it; `rule` is failed if the declaration is refused.
+    pub async fn with_queue(ctx: &Ctx, rule: SpecRef) -> Result<(Session, u16, String), Failure> {
+        let (mut s, ch) = Session::with_channel(ctx).await?;
+        let qn = s.declare_queue(ch, "", &["exclusive"], rule).await?;
+        Ok((s, ch, qn))
+    }
+
     pub fn now(&self) -> hilt_core::Instant {
         hilt_core::Instant::from_micros(self.epoch.elapsed().as_micros() as u64)
     }
