@@ -304,3 +304,39 @@ fn rate_max_searches_and_reports_its_steps() {
     let html = std::fs::read_to_string(dir.path().join("run/bench.html")).unwrap();
     assert!(html.contains("Maximum sustainable rate"));
 }
+
+/// QoS 2 over MQTT 5.0: both legs run the four-packet exchange (the subscriber answers
+/// PUBREC and PUBCOMP, the publisher PUBREL), nothing is lost or duplicated, and the
+/// publish→PUBCOMP latency is recorded.
+#[test]
+fn qos_2_records_publish_to_pubcomp_latency() {
+    if missing("mosquitto") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let w = workload(
+        dir.path(),
+        "topology: {kind: p2p, pairs: 2}\nqos: 2\npayload_bytes: 64\nrate: 300\n\
+         warmup: 200ms\nduration: 1s\n",
+    );
+    let w = {
+        let text = std::fs::read_to_string(&w).unwrap().replace("3.1.1", "5.0");
+        std::fs::write(&w, text).unwrap();
+        w
+    };
+    let r = bench(dir.path(), &w, &[]);
+    let run = &r.targets[0].runs[0];
+    assert_eq!(r.workload.qos, 2);
+    assert_eq!(run.error_count, 0, "{:?}", run.errors);
+    assert!(run.counts.received > 0);
+    assert_eq!(
+        (run.counts.lost, run.counts.duplicates),
+        (0, 0),
+        "{:?}",
+        run.counts
+    );
+    let ack = run
+        .ack_latency
+        .expect("QoS 2 records publish→PUBCOMP latency");
+    assert!(ack.count > 0, "{ack:?}");
+}
