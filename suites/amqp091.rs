@@ -30,6 +30,7 @@ pub fn suite() -> Suite {
     Suite {
         name: SUITE,
         protocol: "amqp",
+        under_test: hilt_runner::UnderTest::Server,
         well_known_port: Some(AMQP_PORT),
         transport: Transport::Tcp,
         framer: Arc::new(|| Box::new(Amqp091Framer::new())),

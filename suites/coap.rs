@@ -54,6 +54,7 @@ pub fn suite() -> Suite {
     Suite {
         name: SUITE,
         protocol: "coap",
+        under_test: hilt_runner::UnderTest::Server,
         well_known_port: Some(COAP_PORT),
         transport: Transport::Udp,
         framer: Arc::new(|| Box::new(CoapFramer::new())),

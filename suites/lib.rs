@@ -3,6 +3,7 @@
 
 pub mod amqp091;
 pub mod coap;
+pub mod coap_client;
 pub mod manifest;
 pub mod mqtt;
 
@@ -14,7 +15,12 @@ use hilt_runner::{Registry, TestCase};
 
 /// Every suite hilt has.
 pub fn registry() -> Registry {
-    Registry::new(vec![mqtt::suite(), coap::suite(), amqp091::suite()])
+    Registry::new(vec![
+        mqtt::suite(),
+        coap::suite(),
+        coap_client::suite(),
+        amqp091::suite(),
+    ])
 }
 
 /// Statement ids read from data files (vector corpora) live as long as the program: the

@@ -84,6 +84,7 @@ pub fn suite() -> Suite {
     Suite {
         name: SUITE,
         protocol: "mqtt",
+        under_test: hilt_runner::UnderTest::Server,
         well_known_port: Some(MQTT_PORT),
         transport: hilt_runner::Transport::Tcp,
         framer: Arc::new(|| Box::new(MqttFramer::new())),

@@ -65,6 +65,12 @@ impl Terminal {
         match event {
             Event::RunStarted { planned, .. } => self.bar.set_length(u64::from(*planned)),
             Event::TargetStarting { target, .. } => self.line(format!("     START {target}")),
+            // A device has no endpoint and no start-up: its commands run per test.
+            Event::TargetReady { info, .. } if info.endpoints.is_empty() => self.line(format!(
+                "     READY {} {} (a device: started by each test)",
+                info.name,
+                info.version.as_deref().unwrap_or(""),
+            )),
             Event::TargetReady { info, .. } => self.line(format!(
                 "     READY {} {} in {} ms at {}",
                 info.name,

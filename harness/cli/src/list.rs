@@ -40,22 +40,33 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
         ListWhat::Suites => {
             for s in &registry.suites {
                 println!(
-                    "{:<10} {:>5} tests  protocol {}",
+                    "{:<12} {:>5} tests  protocol {}{}",
                     s.name,
                     s.cases.len(),
-                    s.protocol
+                    s.protocol,
+                    match s.under_test {
+                        hilt_runner::UnderTest::Server => "",
+                        hilt_runner::UnderTest::Client => " (client under test)",
+                    }
                 );
             }
         }
         ListWhat::Targets => {
             for (path, t) in locate::all_targets()? {
-                let serves: Vec<String> = t
+                let mut serves: Vec<String> = t
                     .serves
                     .iter()
                     .map(|(p, s)| format!("{p} {}", s.versions.join("/")))
                     .collect();
+                if let Some(d) = &t.device {
+                    serves.extend(
+                        d.speaks
+                            .iter()
+                            .map(|(p, v)| format!("{p} client {}", v.join("/"))),
+                    );
+                }
                 println!(
-                    "{:<12} {:<40} {}",
+                    "{:<16} {:<40} {}",
                     t.name,
                     serves.join(", "),
                     path.display()

@@ -27,8 +27,11 @@ pub fn all_targets() -> anyhow::Result<Vec<(PathBuf, TargetFile)>> {
             if p.is_dir() {
                 stack.push(p);
             } else if p.extension().is_some_and(|x| x == "yaml")
-                && p.parent()
-                    .is_some_and(|d| d.ends_with("brokers") || d.ends_with("servers"))
+                && p.parent().is_some_and(|d| {
+                    ["brokers", "servers", "devices"]
+                        .iter()
+                        .any(|k| d.ends_with(k))
+                })
             {
                 out.push((p.clone(), TargetFile::load(&p)?));
             }

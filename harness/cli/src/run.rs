@@ -233,6 +233,7 @@ fn external_target(
             external: Some(urls),
             ..Launch::default()
         },
+        device: None,
         timing: Default::default(),
         deviations: Vec::new(),
     };

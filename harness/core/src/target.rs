@@ -8,6 +8,11 @@
 //! Strings in `args`, `env` and `files` may hold placeholders, filled in at launch:
 //! `{dir}` the instance folder, `{host}` the loopback address, `{name}` a unique
 //! instance name, `{port.NAME}` an ephemeral port allocated for `NAME`.
+//!
+//! A target can instead be a *device*: a client (a program, or firmware on a rig) that
+//! hilt does not reach but drives, with its own server in front of it (`targets/devices/`).
+//! Its [`Device`] section says what it speaks and, per stimulus, the command that makes
+//! it act against the address hilt gives it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -24,10 +29,16 @@ pub struct TargetFile {
     #[serde(default)]
     pub description: String,
     /// What the target serves: protocol name → the port (by name) and versions.
+    #[serde(default)]
     pub serves: BTreeMap<String, Service>,
     #[serde(default)]
     pub capabilities: CapabilitySet,
+    /// How to bring up what it serves; a device alone needs none.
+    #[serde(default)]
     pub launch: Launch,
+    /// A client under test: what it speaks and how to make it act.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<Device>,
     #[serde(default)]
     pub timing: Timing,
     /// Known departures from the specifications: tests expected to fail, with why.
@@ -58,6 +69,45 @@ pub struct Launch {
     /// Already running somewhere: URLs per port name (`mqtt: mqtt://127.0.0.1:1883`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<BTreeMap<String, String>>,
+}
+
+impl Launch {
+    /// No backend given: nothing to launch or reach.
+    pub fn is_empty(&self) -> bool {
+        self.process.is_none() && self.container.is_none() && self.external.is_none()
+    }
+}
+
+/// A client under test. hilt plays the server side (its own, or a reference server
+/// behind the interposer) and makes the device act through its commands, one per
+/// stimulus a suite knows (`get`, `observe`, `subscribe`, …).
+///
+/// A command's strings may hold `{host}` and `{port}` (the address hilt gives the
+/// device: its server, or the interposer in front of it) and the stimulus' own
+/// parameters (`{path}`, `{seconds}`, `{topic}`, …), which the suite documents. A
+/// placeholder hilt cannot fill is an error when the command is started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Device {
+    /// Protocols it speaks as a client: protocol name → versions.
+    pub speaks: BTreeMap<String, Vec<String>>,
+    /// Stimulus name → the command that makes the device do it.
+    #[serde(default)]
+    pub commands: BTreeMap<String, DeviceCommand>,
+    /// A command that prints the device's version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<VersionProbe>,
+}
+
+/// A program run once per stimulus; it is killed if still running at its deadline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceCommand {
+    pub program: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,11 +232,19 @@ impl TargetFile {
 
     /// Consistency the schema alone cannot express.
     pub fn check(&self) -> Result<(), String> {
-        if self.launch.process.is_none()
-            && self.launch.container.is_none()
-            && self.launch.external.is_none()
+        if self.launch.is_empty() && self.device.is_none() {
+            return Err(
+                "launch: give at least one of process, container, external (or a `device` section)"
+                    .into(),
+            );
+        }
+        if self.launch.is_empty() && !self.serves.is_empty() {
+            return Err("serves: a served protocol needs a `launch` section".into());
+        }
+        if let Some(d) = &self.device
+            && d.speaks.is_empty()
         {
-            return Err("launch: give at least one of process, container, external".into());
+            return Err("device.speaks: name at least one protocol".into());
         }
         if let Some(p) = &self.launch.process {
             for (proto, svc) in &self.serves {
@@ -216,6 +274,13 @@ impl TargetFile {
         Ok(())
     }
 
+    /// Whether the target speaks `protocol` as a client under test.
+    pub fn drives(&self, protocol: &str) -> bool {
+        self.device
+            .as_ref()
+            .is_some_and(|d| d.speaks.contains_key(protocol))
+    }
+
     /// The deviation that covers `test`, if any.
     pub fn deviation_for(&self, test: &str) -> Option<&Deviation> {
         self.deviations.iter().find(|d| {
@@ -225,5 +290,32 @@ impl TargetFile {
                     .unwrap_or(false)
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::datafile::parse_yaml;
+
+    fn parse(yaml: &str) -> Result<TargetFile, String> {
+        let t: TargetFile = parse_yaml(Path::new("t.yaml"), yaml).map_err(|e| e.to_string())?;
+        t.check().map(|()| t)
+    }
+
+    #[test]
+    fn a_device_needs_no_launch_but_speaks_something() {
+        let t = parse(
+            "name: d\ndevice:\n  speaks: {coap: [\"RFC 7252\"]}\n  commands:\n    get: {program: c, args: [\"{host}:{port}{path}\"]}\n",
+        )
+        .unwrap();
+        assert!(t.drives("coap") && !t.drives("mqtt"));
+        assert!(t.launch.is_empty() && t.serves.is_empty());
+        assert!(parse("name: d\ndevice: {speaks: {}}\n").is_err());
+        let e = parse("name: d\n").unwrap_err();
+        assert!(e.contains("device"), "{e}");
+        let e = parse("name: d\nserves: {coap: {port: coap}}\ndevice: {speaks: {coap: []}}\n")
+            .unwrap_err();
+        assert!(e.contains("launch"), "{e}");
     }
 }

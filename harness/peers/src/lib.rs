@@ -7,9 +7,15 @@
 //! captures its logs, samples its CPU and memory, can kill, restart, pause and resume
 //! it for fault tests, and stops it at the end. Targets die with hilt even when hilt
 //! crashes: see [`install_cleanup_handlers`].
+//!
+//! A device under test (a client program) is not launched once but run per stimulus:
+//! [`start_command`] runs one of its commands against the address hilt gives it and
+//! [`CommandRun::finish`] collects its output and exit status, killing it at the
+//! deadline.
 
 mod choose;
 mod cleanup;
+mod command;
 mod container;
 mod engine;
 mod error;
@@ -31,6 +37,7 @@ mod targets_check;
 use hilt_core::target::TargetFile;
 
 pub use cleanup::{install_cleanup_handlers, kill_all_launched};
+pub use command::{CommandOutcome, CommandRun, start_command};
 pub use error::{LaunchError, LaunchErrorKind};
 pub use options::{Backend, LaunchOptions};
 pub use places::{project_root, python_venv};
@@ -86,6 +93,11 @@ pub async fn launch(target: &TargetFile, opts: &LaunchOptions) -> Result<Running
         running.backend()
     );
     Ok(running)
+}
+
+/// The version `probe` prints, or `None` when it cannot tell (logged, never an error).
+pub async fn probe_version(probe: &hilt_core::target::VersionProbe) -> Option<String> {
+    version::probe(probe).await
 }
 
 #[cfg(feature = "container")]

@@ -72,7 +72,7 @@ pub(crate) fn fill_places(text: &str) -> Result<String, Unfilled> {
 }
 
 /// The value of a machine-wide placeholder, or `None` when `word` is not one.
-fn place(word: &str) -> Option<Result<String, Unfilled>> {
+pub(crate) fn place(word: &str) -> Option<Result<String, Unfilled>> {
     let (found, missing) = match word {
         "root" => (
             crate::places::project_root(),
@@ -94,7 +94,8 @@ fn place(word: &str) -> Option<Result<String, Unfilled>> {
     )
 }
 
-fn fill_with(
+/// Fills every placeholder of `text` with what `value` gives for its name.
+pub(crate) fn fill_with(
     text: &str,
     value: impl Fn(&str) -> Result<String, Unfilled>,
 ) -> Result<String, Unfilled> {

@@ -389,7 +389,7 @@ fn mark_log(path: &Path, what: &str) {
     }
 }
 
-fn signal_group(pgid: i32, sig: Signal) -> Result<(), nix::Error> {
+pub(crate) fn signal_group(pgid: i32, sig: Signal) -> Result<(), nix::Error> {
     match killpg(Pid::from_raw(pgid), sig) {
         Err(nix::Error::ESRCH) => Ok(()),
         r => r,

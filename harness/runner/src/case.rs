@@ -193,12 +193,28 @@ impl TestCase {
     }
 }
 
+/// Which side of a protocol a suite judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnderTest {
+    /// The target serves the protocol (a broker, a server); tests reach its endpoint,
+    /// and a control run puts the interposer in front of it.
+    #[default]
+    Server,
+    /// The target is a device speaking the protocol as a client (its file's `device`
+    /// section); tests run the server side themselves, make the device act through its
+    /// commands ([`Ctx::start_device`](crate::Ctx::start_device)), and put the
+    /// interposer between the two with the control's rules
+    /// ([`Ctx::control_rules`](crate::Ctx::control_rules)).
+    Client,
+}
+
 /// A protocol's suite: its tests and what the runner needs to record them.
 #[derive(Clone)]
 pub struct Suite {
     pub name: &'static str,
-    /// The protocol name targets list under `serves`.
+    /// The protocol name targets list under `serves` (or a device under `speaks`).
     pub protocol: &'static str,
+    pub under_test: UnderTest,
     /// The IANA port, written into pcapng so Wireshark dissects the stream.
     pub well_known_port: Option<u16>,
     /// What the protocol runs over: it picks the interposer of control runs (a TCP

@@ -6,12 +6,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hilt_core::target::Device;
 use hilt_core::{CapabilitySet, SpecRef};
+use hilt_net::interposer::Rule;
 use hilt_net::{RecordedTcp, RecordedUdp, Recorder};
-use hilt_peers::Running;
+use hilt_peers::{CommandRun, Running};
 use tokio::sync::Mutex;
 
-use crate::case::{Failure, Isolation};
+use crate::case::{Control, Failure, Isolation};
 
 /// The context of one attempt of one test against one target. Cheap to clone.
 #[derive(Clone)]
@@ -32,6 +34,13 @@ pub(crate) struct CtxInner {
     pub well_known_port: Option<u16>,
     pub isolation: Isolation,
     pub target: Arc<Mutex<Option<Running>>>,
+    /// The device under test, for suites that judge a client.
+    pub device: Option<Device>,
+    /// The negative control the test applies itself (a client suite's control run:
+    /// the test owns the interposer, since it owns the server).
+    pub control: Option<Control>,
+    /// What the test measured, kept as the message of a pass.
+    pub notes: std::sync::Mutex<Vec<String>>,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -151,6 +160,76 @@ impl Ctx {
             )));
         }
         Ok(())
+    }
+
+    /// Records what the test measured (timings, counts); a passing test shows its notes
+    /// as its message, so a report keeps the figures behind a pass too.
+    pub fn note(&self, text: impl Into<String>) {
+        self.inner
+            .notes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(text.into());
+    }
+
+    pub(crate) fn notes(&self) -> Vec<String> {
+        self.inner
+            .notes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The interposer rules of this attempt's negative control, for a test that puts
+    /// the interposer in place itself (a client suite); empty outside control runs.
+    pub fn control_rules(&self) -> Vec<Rule> {
+        self.inner
+            .control
+            .as_ref()
+            .map(|c| (c.rules)())
+            .unwrap_or_default()
+    }
+
+    /// Whether this attempt runs under its negative control.
+    pub fn is_control_run(&self) -> bool {
+        self.inner.control.is_some()
+    }
+
+    /// Starts the device's command for `stimulus` against `addr` (filling `{host}` and
+    /// `{port}`), with the stimulus' own placeholders from `params`. A device that has
+    /// no command for the stimulus skips the test.
+    pub async fn start_device(
+        &self,
+        stimulus: &str,
+        addr: SocketAddr,
+        params: &[(&str, String)],
+    ) -> Result<CommandRun, Failure> {
+        let device = self.inner.device.as_ref().ok_or_else(|| {
+            Failure::error(format!(
+                "target `{}` is not a device (its file has no `device` section)",
+                self.inner.target_name
+            ))
+        })?;
+        let cmd = device.commands.get(stimulus).ok_or_else(|| {
+            Failure::skip(format!(
+                "the device file gives no `{stimulus}` command (it gives: {})",
+                device
+                    .commands
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        let mut values: BTreeMap<String, String> = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        values.insert("host".into(), addr.ip().to_string());
+        values.insert("port".into(), addr.port().to_string());
+        hilt_peers::start_command(cmd, &values)
+            .await
+            .map_err(|e| Failure::error(format!("failed to start the `{stimulus}` command: {e}")))
     }
 
     /// Fails with `rule` unless `cond` holds.

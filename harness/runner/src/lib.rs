@@ -11,7 +11,11 @@ pub mod dissect;
 pub mod registry;
 pub mod run;
 
-pub use case::{Control, Failure, Isolation, Outcome, Suite, TestBody, TestCase, Transport};
+pub use case::{
+    Control, Failure, Isolation, Outcome, Suite, TestBody, TestCase, Transport, UnderTest,
+};
 pub use ctx::Ctx;
+/// What [`Ctx::start_device`] returns, and what its run ends with.
+pub use hilt_peers::{CommandOutcome, CommandRun};
 pub use registry::Registry;
 pub use run::{EventSink, RunConfig, RunOutput, TargetRequest, run};

@@ -19,7 +19,7 @@ use tokio::sync::{Mutex, RwLock, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::case::{Failure, Isolation, Outcome, Suite, TestCase};
+use crate::case::{Failure, Isolation, Outcome, Suite, TestCase, UnderTest};
 use crate::ctx::{Ctx, CtxInner};
 use crate::dissect::dissect;
 
@@ -137,6 +137,10 @@ async fn run_target(
         format!("{name}-{}", &cfg.run_id[..cfg.run_id.len().min(8)]),
     )
     .with_backend(cfg.backend);
+    if target.launch.is_empty() {
+        // A device alone: nothing to launch; each test runs its commands.
+        return run_device(target, tests, cfg, sink).await;
+    }
     let running = tokio::select! {
         r = hilt_peers::launch(&target, &opts) => r,
         () = cfg.cancel.cancelled() => {
@@ -194,23 +198,7 @@ async fn run_target(
         exclusivity: RwLock::new(()),
         jobs: Semaphore::new(cfg.jobs.max(1)),
     });
-
-    let mut set = JoinSet::new();
-    for (order, (suite, case)) in tests.iter().enumerate() {
-        let (suite, case) = (Arc::clone(suite), case.clone());
-        let (shared, cfg, sink) = (Arc::clone(&shared), Arc::clone(&cfg), Arc::clone(&sink));
-        set.spawn(async move { (order, run_case(&shared, &suite, &case, &cfg, &sink).await) });
-    }
-    let mut results = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok(r) => results.push(r),
-            Err(e) => tracing::error!("a test task ended abnormally: {e}"),
-        }
-    }
-    results.sort_by_key(|(order, _)| *order);
-    let results: Vec<TestResult> = results.into_iter().map(|(_, r)| r).collect();
-
+    let results = run_cases(&shared, &tests, &cfg, &sink).await;
     let running = shared.running.lock().await.take();
     let info = match running {
         Some(r) => r.stop().await,
@@ -221,6 +209,68 @@ async fn run_target(
         at: now(),
     });
     (info, results)
+}
+
+/// A device target: its identity (and version, when its file says how to ask), then
+/// the tests, which start its commands themselves.
+async fn run_device(
+    target: TargetFile,
+    tests: Arc<Vec<(Arc<Suite>, TestCase)>>,
+    cfg: Arc<RunConfig>,
+    sink: EventSink,
+) -> (TargetInfo, Vec<TestResult>) {
+    let version = match target.device.as_ref().and_then(|d| d.version.as_ref()) {
+        Some(v) => hilt_peers::probe_version(v).await,
+        None => None,
+    };
+    let info = TargetInfo {
+        name: target.name.clone(),
+        description: target.description.clone(),
+        version,
+        ..TargetInfo::default()
+    };
+    sink(&Event::TargetReady {
+        info: info.clone(),
+        at: now(),
+    });
+    let shared = Arc::new(TargetState {
+        file: target,
+        endpoints: BTreeMap::new(),
+        running: Arc::new(Mutex::new(None)),
+        exclusivity: RwLock::new(()),
+        jobs: Semaphore::new(cfg.jobs.max(1)),
+    });
+    let results = run_cases(&shared, &tests, &cfg, &sink).await;
+    sink(&Event::TargetStopped {
+        info: info.clone(),
+        at: now(),
+    });
+    (info, results)
+}
+
+/// Runs every test against one target, concurrently as its jobs allow; results in
+/// registration order.
+async fn run_cases(
+    shared: &Arc<TargetState>,
+    tests: &Arc<Vec<(Arc<Suite>, TestCase)>>,
+    cfg: &Arc<RunConfig>,
+    sink: &EventSink,
+) -> Vec<TestResult> {
+    let mut set = JoinSet::new();
+    for (order, (suite, case)) in tests.iter().enumerate() {
+        let (suite, case) = (Arc::clone(suite), case.clone());
+        let (shared, cfg, sink) = (Arc::clone(shared), Arc::clone(cfg), Arc::clone(sink));
+        set.spawn(async move { (order, run_case(&shared, &suite, &case, &cfg, &sink).await) });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(r) => results.push(r),
+            Err(e) => tracing::error!("a test task ended abnormally: {e}"),
+        }
+    }
+    results.sort_by_key(|(order, _)| *order);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 struct TargetState {
@@ -270,12 +320,20 @@ async fn run_case(
         });
         r
     };
-    if !target.file.serves.contains_key(suite.protocol) {
+    let applies = match suite.under_test {
+        UnderTest::Server => target.file.serves.contains_key(suite.protocol),
+        UnderTest::Client => target.file.drives(suite.protocol),
+    };
+    if !applies {
+        let what = match suite.under_test {
+            UnderTest::Server => "serve",
+            UnderTest::Client => "speak, as a device under test,",
+        };
         return finish(unrun(
             name,
             case,
             Verdict::Skip,
-            format!("target does not serve {}", suite.protocol),
+            format!("target does not {what} {}", suite.protocol),
         ));
     }
     if let Some(missing) = target.file.capabilities.first_missing(&case.needs) {
@@ -369,6 +427,7 @@ async fn attempt_once(
     let mut interposer = None;
     let mut udp_interposer = None;
     if cfg.controls
+        && suite.under_test == UnderTest::Server
         && let (Some(control), Some(upstream)) =
             (&case.control, target.endpoints.get(suite.protocol))
     {
@@ -431,8 +490,15 @@ async fn attempt_once(
             well_known_port: suite.well_known_port,
             isolation: case.isolation,
             target: Arc::clone(&target.running),
+            device: target.file.device.clone(),
+            control: match suite.under_test {
+                UnderTest::Client if cfg.controls => case.control.clone(),
+                _ => None,
+            },
+            notes: std::sync::Mutex::default(),
         }),
     };
+    let kept = ctx.clone();
     let body = Arc::clone(&case.body);
     let task = tokio::spawn(async move { body(ctx).await });
     let abort = task.abort_handle();
@@ -456,7 +522,14 @@ async fn attempt_once(
     let duration_us = now().0.saturating_sub(started.0);
 
     let (verdict, rule, mut message) = match outcome {
-        Ok(()) => (Verdict::Pass, None, None),
+        Ok(()) => {
+            let notes = kept.notes();
+            (
+                Verdict::Pass,
+                None,
+                (!notes.is_empty()).then(|| notes.join("; ")),
+            )
+        }
         Err(Failure::Fail { rule, message }) => {
             (Verdict::Fail, Some(SpecRefOwned::from(rule)), Some(message))
         }

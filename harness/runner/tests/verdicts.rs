@@ -40,6 +40,7 @@ async fn run(cases: Vec<TestCase>, retries: u32) -> (Vec<hilt_core::TestResult>,
             external: Some(BTreeMap::from([("t".to_owned(), format!("tcp://{addr}"))])),
             ..Launch::default()
         },
+        device: None,
         timing: Default::default(),
         deviations: vec![Deviation {
             tests: vec!["t.known-*".into()],
@@ -49,6 +50,7 @@ async fn run(cases: Vec<TestCase>, retries: u32) -> (Vec<hilt_core::TestResult>,
     let suite = Arc::new(Suite {
         name: "t",
         protocol: "t",
+        under_test: hilt_runner::UnderTest::Server,
         well_known_port: None,
         transport: hilt_runner::Transport::Tcp,
         framer: Arc::new(|| Box::new(Opaque)),

@@ -7,6 +7,7 @@ mod amqp091;
 mod bench;
 mod cli;
 mod coap;
+mod coap_client;
 mod coap_codec;
 mod faults;
 mod mqtt_brokers;

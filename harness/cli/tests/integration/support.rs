@@ -141,6 +141,17 @@ impl SuiteRun {
         }
     }
 
+    /// Every result left a pcapng of its traffic in the run folder `out`.
+    pub fn assert_every_result_has_a_pcap(&self, out: &Path) {
+        for t in &self.results.results {
+            let pcap = t
+                .pcap
+                .as_ref()
+                .unwrap_or_else(|| panic!("{} has no trace", t.test));
+            assert!(out.join(pcap).is_file(), "{}: {pcap} missing", t.test);
+        }
+    }
+
     /// A `--controls` run: every test failed against the peer that breaks its rule,
     /// naming the rule and carrying the traffic behind it, and hilt exited 0. A test
     /// skipped for a capability the target does not declare never ran: there was
