@@ -794,7 +794,7 @@ mod test {
         let mut seen = 0;
         let mut class = ("", 0u16);
         let mut current: Option<(String, Vec<String>)> = None;
-        let mut check = |name: &str, fields: &[String]| {
+        let check = |name: &str, fields: &[String]| {
             let spec = method_named(name).unwrap_or_else(|| panic!("{name} missing"));
             let ours: Vec<&str> = spec.args.iter().map(|(n, _)| *n).collect();
             assert_eq!(ours, fields, "{name}: fields");
@@ -831,10 +831,10 @@ mod test {
                 if let Some((_, f)) = current.as_mut() {
                     f.push(attr("name").unwrap_or("").to_owned());
                 }
-            } else if tag.starts_with("/method") {
-                if let Some((n, f)) = current.take() {
-                    check(&n, &f);
-                }
+            } else if tag.starts_with("/method")
+                && let Some((n, f)) = current.take()
+            {
+                check(&n, &f);
             }
         }
         assert_eq!(seen, METHODS.len(), "every method of the XML, and no other");

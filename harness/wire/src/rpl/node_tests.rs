@@ -21,8 +21,11 @@ struct Net {
     events: Vec<(usize, Event)>,
     sent: Vec<(usize, Transmit)>,
     /// Frames for which this returns true are lost.
-    drop: Box<dyn Fn(usize, &Transmit) -> bool>,
+    drop: LossRule,
 }
+
+/// Which frames a test's air loses: (sender, frame) → lost.
+type LossRule = Box<dyn Fn(usize, &Transmit) -> bool>;
 
 impl Net {
     /// Node 0 is the root; nodes get iid index + 1.
@@ -309,7 +312,6 @@ fn a_new_dtsn_from_the_root_asks_the_whole_sub_dodag_for_daos() {
     assert_eq!(net.nodes[2].dtsn(), Some(SequenceCounter(dtsn).next().0));
     let originated: BTreeSet<usize> = net.sent[..]
         .iter()
-        .skip(0)
         .filter(|(_, t)| t.kind == FrameKind::Dao)
         .map(|(i, _)| *i)
         .collect();
