@@ -128,6 +128,59 @@ def parse_options(b):
     return out
 
 
+def coap(mtype, code, mid, token=b"", options=(), payload=b""):
+    """A CoAP datagram; `options` as (number, bytes) in ascending order."""
+    out = bytearray([0x40 | mtype << 4 | len(token), code]) + struct.pack("!H", mid) + token
+    last = 0
+    for num, val in options:
+        delta, length, ext = num - last, len(val), b""
+        hd = delta if delta < 13 else 13
+        ext += bytes([delta - 13]) if delta >= 13 else b""
+        hl = length if length < 13 else 13
+        ext += bytes([length - 13]) if length >= 13 else b""
+        out += bytes([hd << 4 | hl]) + ext + val
+        last = num
+    if payload:
+        out += b"\xff" + payload
+    return bytes(out)
+
+
+def parse_coap(d):
+    tkl = d[0] & 0xF
+    msg = {"type": d[0] >> 4 & 3, "code": d[1], "mid": struct.unpack("!H", d[2:4])[0], "token": d[4 : 4 + tkl]}
+    i, num, opts = 4 + tkl, 0, []
+    while i < len(d) and d[i] != 0xFF:
+        delta, length = d[i] >> 4, d[i] & 0xF
+        i += 1
+        if delta == 13:
+            delta, i = d[i] + 13, i + 1
+        if length == 13:
+            length, i = d[i] + 13, i + 1
+        num += delta
+        opts.append((num, d[i : i + length]))
+        i += length
+    msg["options"] = opts
+    msg["payload"] = d[i + 1 :] if i < len(d) else b""
+    return msg
+
+
+def opt(msg, num):
+    vals = [v for n, v in msg["options"] if n == num]
+    return vals[0] if vals else None
+
+
+def uint(v):
+    return int.from_bytes(v, "big") if v is not None else None
+
+
+def path_options(path):
+    return [(11, seg.encode()) for seg in path.strip("/").split("/") if seg]
+
+
+CON, NON, ACK, RST = 0, 1, 2, 3
+GET, POST, PUT, DELETE = 1, 2, 3, 4
+
+
 # --- the device --------------------------------------------------------------------
 
 
@@ -373,6 +426,110 @@ def test_rpl(d):
     print("unicast DIS answered by an INFINITE_RANK DIO; multicast DIS and malformed messages ignored")
 
 
+class CoapClient:
+    """CoAP over the SLIP link, from the root's global address."""
+
+    def __init__(self, d, port=40000):
+        self.d, self.port, self.mid = d, port, 0x1000
+
+    def send(self, datagram):
+        self.d.send(udp(ROOT_GLOBAL, DEVICE_GLOBAL, self.port, 5683, datagram))
+
+    def recv(self, what, timeout=2.0, want=lambda m: True):
+        def match(p):
+            return p.nh == UDP and struct.unpack("!H", p.body[2:4])[0] == self.port and want(parse_coap(p.body[8:]))
+
+        at, p = self.d.frame(match, timeout, what)
+        check(p.src == DEVICE_GLOBAL, "CoAP reply from %s" % p.src)
+        return at, parse_coap(p.body[8:])
+
+    def request(self, code, path, mtype=CON, token=b"\x42", options=(), payload=b""):
+        self.mid += 1
+        opts = sorted(list(path_options(path)) + list(options), key=lambda o: o[0])
+        self.send(coap(mtype, code, self.mid, token, opts, payload))
+        _, m = self.recv("reply to %d %s" % (code, path), want=lambda m: m["token"] == token)
+        if mtype == CON:
+            check(m["type"] == ACK and m["mid"] == self.mid, "not piggybacked: %s" % m)
+        return m
+
+
+def code(c, d):
+    return c << 5 | d
+
+
+def test_coap(d):
+    c = CoapClient(d)
+    # Discovery.
+    m = c.request(GET, "/.well-known/core")
+    check(m["code"] == code(2, 5) and uint(opt(m, 12)) == 40, "GET /.well-known/core: %s" % m)
+    listing = m["payload"].decode()
+    for link in ("</test>", "</large>", "</obs>", "</sensors/temp>", "</actuators/led>", "</seg1/seg2/seg3>"):
+        check(link in listing, "%s missing from %s" % (link, listing))
+    m = c.request(GET, "/.well-known/core", options=[(15, b"rt=Type2")])
+    check(m["payload"] == b'</link1>;ct=0;rt="Type1 Type2";if="If1";sz=5,</link2>;ct=0;rt="Type2 Type3";if="If2";sz=5',
+          "filtered listing: %r" % m["payload"])
+    # /test: GET, PUT, GET, DELETE, GET; ETag validation.
+    m = c.request(GET, "/test", token=b"\x01\x02\x03\x04\x05\x06\x07\x08")
+    check(m["code"] == code(2, 5) and uint(opt(m, 12)) == 0 and m["payload"] == b"plugtest /test", "GET /test: %s" % m)
+    etag = opt(m, 4)
+    m = c.request(GET, "/test", options=[(4, etag)])
+    check(m["code"] == code(2, 3) and not m["payload"], "GET /test with its ETag: %s" % m)
+    m = c.request(PUT, "/test", options=[(12, b"")], payload=b"changed")
+    check(m["code"] == code(2, 4), "PUT /test: %s" % m)
+    m = c.request(GET, "/test", options=[(17, b"\x29")])
+    check(m["code"] == code(4, 6), "GET /test with Accept 41: %s" % m)
+    m = c.request(POST, "/new/thing", options=[(12, b""), (15, b"a=1")], payload=b"posted", mtype=NON)
+    check(m["type"] == NON and m["code"] == code(2, 1) and [v for n, v in m["options"] if n == 8] == [b"new", b"thing"]
+          and opt(m, 20) == b"a=1", "POST /new/thing: %s" % m)
+    m = c.request(DELETE, "/new/thing")
+    check(m["code"] == code(2, 2), "DELETE: %s" % m)
+    m = c.request(GET, "/new/thing")
+    check(m["code"] == code(4, 4), "GET after DELETE: %s" % m)
+    # Message layer: a duplicate gets the same reply; ping; unknown critical option.
+    c.mid += 1
+    dup = coap(CON, POST, c.mid, b"\x77", path_options("/dup"), b"once")
+    c.send(dup)
+    _, first = c.recv("reply to the POST")
+    c.send(dup)
+    _, again = c.recv("reply to the duplicate POST")
+    check(first == again and first["code"] == code(2, 1), "duplicate answered %s then %s" % (first, again))
+    c.mid += 1
+    c.send(coap(CON, 0, c.mid))
+    _, m = c.recv("RST to a ping")
+    check(m["type"] == RST and m["mid"] == c.mid, "ping answered %s" % m)
+    m = c.request(GET, "/test", options=[(9, b"x")])
+    check(m["code"] == code(4, 2), "unknown critical option: %s" % m)
+    # Block2: /large is cut in 1024-byte blocks, or in the size asked, any block first.
+    large = b"".join(b"%d hilt block-wise line\n" % i for i in range(1000, 1080))
+    m = c.request(GET, "/large")
+    check(uint(opt(m, 23)) == 0x0E and m["payload"] == large[:1024] and uint(opt(m, 28)) == len(large),
+          "GET /large: %s" % m)
+    m = c.request(GET, "/large", options=[(23, bytes([2 << 4 | 2]))])  # block 2 of 64 bytes
+    check(uint(opt(m, 23)) == (2 << 4 | 8 | 2) and m["payload"] == large[128:192], "GET /large block 2 of 64: %s" % m)
+    # Separate response: an Empty ACK now, the CON response a second later.
+    c.mid += 1
+    c.send(coap(CON, GET, c.mid, b"\x55", path_options("/separate")))
+    t0, ack = c.recv("Empty ACK of /separate")
+    check(ack["type"] == ACK and ack["code"] == 0 and ack["mid"] == c.mid, "first reply to /separate: %s" % ack)
+    t1, resp = c.recv("separate response", timeout=3)
+    check(resp["type"] == CON and resp["code"] == code(2, 5) and resp["token"] == b"\x55", "separate: %s" % resp)
+    c.send(coap(ACK, 0, resp["mid"]))
+    # Observe /time: registration, then notifications with increasing Observe.
+    m = c.request(GET, "/time", token=b"\x0b", options=[(6, b"")])
+    check(m["code"] == code(2, 5) and opt(m, 6) is not None, "Observe registration: %s" % m)
+    seen = [uint(opt(m, 6))]
+    for _ in range(2):
+        _, n = c.recv("notification of /time", timeout=2.5, want=lambda m: m["token"] == b"\x0b")
+        seen.append(uint(opt(n, 6)))
+    check(seen == sorted(seen) and len(set(seen)) == 3, "Observe values %s" % seen)
+    c.mid += 1
+    c.send(coap(CON, GET, c.mid, b"\x0b", [(6, b"\x01"), (11, b"time")]))  # deregister
+    c.recv("deregistration reply", want=lambda m: m["mid"] == c.mid)
+    check(d.stats()["coap_requests"] >= 15, "coap requests not counted")
+    print("CoAP: discovery (filtered too), GET/PUT/POST/DELETE, ETag, Accept, duplicate, ping, 4.02, "
+          "Block2, separate response after %.2f s, Observe values %s" % (t1 - t0, seen))
+
+
 def test_reset(d):
     d.command("reset")
     d.line(r"resetting")
@@ -393,6 +550,7 @@ def main():
         test_dis_at_boot(d)
         test_echo(d)
         test_rpl(d)
+        test_coap(d)
         test_reset(d)
     except Failed as e:
         print("FAIL: %s" % e, file=sys.stderr)

@@ -4,6 +4,7 @@
  * UART's receive interrupt and SysTick the only concurrency. */
 #include "board.h"
 #include "clock.h"
+#include "coap.h"
 #include "ipv6.h"
 #include "rpl.h"
 #include "shell.h"
@@ -22,6 +23,7 @@ int main(void)
     uart_init();
     ipv6_init();
     rpl_init();
+    coap_init();
     shell_banner();
     for (;;) {
         int c;
@@ -40,7 +42,9 @@ int main(void)
                 break;
             }
         }
-        rpl_poll(clock_ms());
+        uint32_t now = clock_ms();
+        rpl_poll(now);
+        coap_poll(now);
         /* SysTick wakes the loop every millisecond, which runs the timers above. */
         board_idle(work_pending);
     }

@@ -4,6 +4,7 @@
 
 #include "board.h"
 #include "fmt.h"
+#include "coap.h"
 #include "console.h"
 #include "ipv6.h"
 #include "rpl.h"
@@ -63,12 +64,13 @@ static void cmd_stats(void)
     const struct slip_stats *sl = slip_stats();
     const struct ipv6_stats *ip = ipv6_stats();
     const struct rpl_stats *r = rpl_stats();
+    const struct coap_stats *c = coap_stats();
     console_line("stats slip_in=%u slip_out=%u slip_drops=%u uart_overruns=%u ipv6_in=%u ipv6_drops=%u "
-                 "echo=%u dis=%u dio_in=%u dio_out=%u dao=%u dao_ack=%u "
+                 "echo=%u coap_requests=%u coap_drops=%u dis=%u dio_in=%u dio_out=%u dao=%u dao_ack=%u "
                  "dao_failed=%u rpl_drops=%u",
                  (unsigned)sl->frames_in, (unsigned)sl->frames_out, (unsigned)sl->drops,
                  (unsigned)uart_rx_overruns(), (unsigned)ip->packets_in, (unsigned)ip->drops,
-                 (unsigned)ip->echo_replies,
+                 (unsigned)ip->echo_replies, (unsigned)c->requests, (unsigned)c->drops,
                  (unsigned)r->dis_sent, (unsigned)r->dio_in, (unsigned)r->dio_sent, (unsigned)r->dao_sent,
                  (unsigned)r->dao_acks, (unsigned)r->dao_failed, (unsigned)r->drops);
 }

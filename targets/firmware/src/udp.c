@@ -1,5 +1,7 @@
 #include "udp.h"
 
+#include "coap.h"
+
 
 uint8_t *udp_tx_payload(void)
 {
@@ -28,6 +30,11 @@ void udp_input(const ipv6_addr *src, const ipv6_addr *dst, const uint8_t *datagr
         ipv6_count_drop();
         return;
     }
-    /* No service listens yet. */
-    ipv6_count_drop();
+    uint16_t src_port = get16(datagram);
+    uint16_t dst_port = get16(datagram + 2);
+    if (dst_port == COAP_PORT && !ipv6_is_multicast(dst)) {
+        coap_input(src, src_port, dst, datagram + UDP_HEADER_LEN, udp_len - UDP_HEADER_LEN);
+    } else {
+        ipv6_count_drop(); /* no other service listens */
+    }
 }
