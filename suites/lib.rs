@@ -6,6 +6,7 @@ pub mod coap;
 pub mod coap_client;
 pub mod manifest;
 pub mod mqtt;
+pub mod stomp;
 
 use std::collections::BTreeSet;
 use std::sync::{Mutex, OnceLock};
@@ -20,6 +21,7 @@ pub fn registry() -> Registry {
         coap::suite(),
         coap_client::suite(),
         amqp091::suite(),
+        stomp::suite(),
     ])
 }
 

@@ -12,4 +12,5 @@ mod coap_codec;
 mod faults;
 mod mqtt_brokers;
 mod rpl;
+mod stomp;
 mod support;

@@ -1,0 +1,80 @@
+//! The STOMP suite against RabbitMQ (rabbitmq_stomp) and ActiveMQ started by hilt, and
+//! against its own negative controls (the interposer in front of the same brokers).
+
+use hilt_core::Verdict;
+
+use crate::support::{missing, run_suite};
+
+fn conforms_or_listed(target: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let run = run_suite("stomp", target, &out, &["--retries", "1"]);
+    run.assert_conforms_or_listed("stomp");
+    let count = |v: Verdict| {
+        run.results
+            .results
+            .iter()
+            .filter(|t| t.verdict == v)
+            .count()
+    };
+    assert!(count(Verdict::Pass) >= 50, "most STOMP tests pass");
+    // Every test leaves a pcapng of its connections, with STOMP frames dissected.
+    for t in &run.results.results {
+        if t.verdict == Verdict::Skip {
+            continue;
+        }
+        let pcap = t
+            .pcap
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has no trace", t.test));
+        assert!(out.join(pcap).is_file());
+        assert!(
+            t.trace.iter().any(|f| f.summary.starts_with("CONNECT")),
+            "{}: the trace shows decoded STOMP frames",
+            t.test
+        );
+    }
+}
+
+fn every_control_fails(target: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    run_suite(
+        "stomp",
+        target,
+        &dir.path().join("controls"),
+        &["--controls"],
+    )
+    .assert_every_control_fails("stomp");
+}
+
+#[test]
+fn rabbitmq_passes_the_stomp_suite_or_its_deviations_are_listed() {
+    if missing("rabbitmq-server") {
+        return;
+    }
+    conforms_or_listed("rabbitmq");
+}
+
+#[test]
+fn activemq_passes_the_stomp_suite_or_its_deviations_are_listed() {
+    if missing("activemq") {
+        return;
+    }
+    conforms_or_listed("activemq");
+}
+
+#[test]
+fn every_stomp_test_fails_against_its_negative_control_on_rabbitmq() {
+    if missing("rabbitmq-server") {
+        return;
+    }
+    every_control_fails("rabbitmq");
+}
+
+#[test]
+fn every_stomp_test_fails_against_its_negative_control_on_activemq() {
+    if missing("activemq") {
+        return;
+    }
+    every_control_fails("activemq");
+}
