@@ -70,7 +70,6 @@ use super::SUITE;
 use super::controls::Control;
 use super::packets::{connect, publish, subscribe};
 use super::session::{Next, Session, doc};
-use crate::intern;
 
 /// Every vector file, compiled in. A unit test checks this list against the folder.
 const FILES: &[(&str, &str)] = &[
