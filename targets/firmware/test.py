@@ -299,6 +299,11 @@ def test_console(d):
     d.line(r"addr fe80::ff:fe00:1")
     d.command("rpl")
     d.line(r"rpl joined=0 rank=65535 parent=- dodag=- version=\d+ dtsn=\d+")
+    d.command("uptime")
+    up1 = int(d.line(r"uptime ms=(\d+)").group(1))
+    d.command("uptime")
+    up2 = int(d.line(r"uptime ms=(\d+)").group(1))
+    check(up1 <= up2 < 10000, "uptime %d then %d" % (up1, up2))
     d.command("no-such-command")
     d.line(r"error unknown command")
     d.write(b"stats\r\n")  # "\r\n" is one command, not two

@@ -1,4 +1,4 @@
-/* A millisecond clock from SysTick. */
+/* A millisecond clock, and the periodic wake-up that runs the main loop's timers. */
 #ifndef HILT_FW_CLOCK_H
 #define HILT_FW_CLOCK_H
 
@@ -16,5 +16,6 @@ static inline int clock_due(uint32_t now, uint32_t deadline)
 }
 
 void clock_systick_handler(void);
+void clock_wake_handler(void);
 
 #endif

@@ -45,7 +45,7 @@ int main(void)
         uint32_t now = clock_ms();
         rpl_poll(now);
         coap_poll(now);
-        /* SysTick wakes the loop every millisecond, which runs the timers above. */
+        /* A timer wakes the loop every millisecond, which runs the timers above. */
         board_idle(work_pending);
     }
 }

@@ -4,6 +4,7 @@
 
 #include "board.h"
 #include "fmt.h"
+#include "clock.h"
 #include "coap.h"
 #include "console.h"
 #include "ipv6.h"
@@ -32,7 +33,7 @@ void shell_banner(void)
 
 static void cmd_help(void)
 {
-    console_line("commands: help version ip rpl stats reset");
+    console_line("commands: help version ip rpl stats uptime reset");
 }
 
 static void cmd_ip(void)
@@ -75,6 +76,11 @@ static void cmd_stats(void)
                  (unsigned)r->dao_acks, (unsigned)r->dao_failed, (unsigned)r->drops);
 }
 
+static void cmd_uptime(void)
+{
+    console_line("uptime ms=%u", (unsigned)clock_ms());
+}
+
 static void cmd_reset(void)
 {
     console_line("resetting");
@@ -88,7 +94,8 @@ struct command {
 
 static const struct command commands[] = {
     {"help", cmd_help}, {"version", print_version}, {"ip", cmd_ip},
-    {"rpl", cmd_rpl},   {"stats", cmd_stats},       {"reset", cmd_reset},
+    {"rpl", cmd_rpl},   {"stats", cmd_stats},       {"uptime", cmd_uptime},
+    {"reset", cmd_reset},
 };
 
 static void run(const char *cmd)

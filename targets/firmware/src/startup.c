@@ -43,8 +43,8 @@ static void unused_handler(void)
 
 typedef void (*vector_t)(void);
 
-/* Cortex-M3 core exceptions, then the LM3S6965's interrupts up to UART0 (IRQ 5). */
-__attribute__((section(".vectors"), used)) static const vector_t vectors[16 + 6] = {
+/* Cortex-M3 core exceptions, then the LM3S6965's interrupts up to Timer 0A (IRQ 19). */
+__attribute__((section(".vectors"), used)) static const vector_t vectors[16 + 20] = {
     (vector_t)(uintptr_t)&_estack,
     reset_handler,
     unused_handler, /* NMI */
@@ -67,4 +67,18 @@ __attribute__((section(".vectors"), used)) static const vector_t vectors[16 + 6]
     unused_handler, /* IRQ 3: GPIO D */
     unused_handler, /* IRQ 4: GPIO E */
     uart_irq_handler, /* IRQ 5: UART0 */
+    unused_handler, /* IRQ 6: UART1 */
+    unused_handler, /* IRQ 7: SSI0 */
+    unused_handler, /* IRQ 8: I2C0 */
+    unused_handler, /* IRQ 9: PWM fault */
+    unused_handler, /* IRQ 10: PWM generator 0 */
+    unused_handler, /* IRQ 11: PWM generator 1 */
+    unused_handler, /* IRQ 12: PWM generator 2 */
+    unused_handler, /* IRQ 13: QEI0 */
+    unused_handler, /* IRQ 14: ADC sequence 0 */
+    unused_handler, /* IRQ 15: ADC sequence 1 */
+    unused_handler, /* IRQ 16: ADC sequence 2 */
+    unused_handler, /* IRQ 17: ADC sequence 3 */
+    unused_handler, /* IRQ 18: watchdog */
+    clock_wake_handler, /* IRQ 19: Timer 0A */
 };
