@@ -199,6 +199,7 @@ class Device:
         )
         self.lines = queue.Queue()
         self.frames = queue.Queue()
+        self.write_lock = threading.Lock()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
@@ -230,8 +231,9 @@ class Device:
                     frame.append(b)
 
     def write(self, data):
-        self.proc.stdin.write(data)
-        self.proc.stdin.flush()
+        with self.write_lock:
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
 
     def command(self, cmd):
         self.write(cmd.encode() + b"\n")
