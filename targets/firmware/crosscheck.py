@@ -14,7 +14,7 @@ It runs in a network namespace of its own (re-executing itself under `unshare --
 so the TUN interface and its addresses are private to the run. Needs root and
 coap-client-notls (Debian libcoap3-bin); without them it says why and exits 77
 (skipped). Usage:
-  crosscheck.py [--hilt target/debug/hilt] [--elf out/hilt-fw.elf] [--keep SECONDS]
+  crosscheck.py [--hilt target/debug/hilt [--controls]] [--elf out/hilt-fw.elf] [--keep SECONDS]
 """
 
 import argparse
@@ -38,6 +38,12 @@ SKIPPED = 77
 # Set in the copy of this script that runs in its own network namespace.
 PRIVATE_NETNS = "HILT_FW_CROSSCHECK_NETNS"
 DEVICE_URL = "coap://[%s]" % fw.DEVICE_GLOBAL
+# What the firmware offers, in the coap suite's capability names (README.md lists them).
+CAPABILITIES = [
+    "coap.observe", "coap.block", "coap.separate", "coap.dynamic-resources", "coap.etag",
+    "coap.link-format.filtering", "coap.link-format.multiple-rt", "coap.link-format.sz",
+    "coap.observe.non-notifications",
+]
 
 
 def open_tun():
@@ -104,9 +110,9 @@ def libcoap_checks():
     return all(ok for _, ok in results)
 
 
-def hilt_suite(hilt, out):
+def hilt_suite(hilt, out, controls):
     cmd = [hilt, "run", "--suite", "coap", "--target", "external", "--url", DEVICE_URL + ":5683",
-           "-j", "2", "--out", out, "--no-color"]
+           "--capabilities", ",".join(CAPABILITIES), "-j", "2", "--out", out, "--no-color"] + (["--controls"] if controls else [])
     print("$ " + " ".join(cmd))
     r = subprocess.run(cmd, timeout=1200)
     return r.returncode
@@ -117,6 +123,7 @@ def main():
     ap.add_argument("--elf", default=os.path.join(fw.HERE, "out", "hilt-fw.elf"))
     ap.add_argument("--hilt", help="a hilt binary: also run its coap suite against the device")
     ap.add_argument("--out", default="hilt-out/firmware-crosscheck", help="hilt's run folder")
+    ap.add_argument("--controls", action="store_true", help="run the suite's negative controls instead")
     ap.add_argument("--keep", type=float, default=0, help="keep the bridge up this long afterwards")
     args = ap.parse_args()
     if os.geteuid() != 0 or not os.path.exists("/dev/net/tun") or not shutil.which("unshare"):
@@ -142,7 +149,7 @@ def main():
         ok = libcoap_checks()
         rc = 0 if ok else 1
         if args.hilt:
-            rc = hilt_suite(args.hilt, args.out) or rc
+            rc = hilt_suite(args.hilt, args.out, args.controls) or rc
         if args.keep:
             time.sleep(args.keep)
         return rc

@@ -73,13 +73,17 @@ struct observer {
     uint8_t szx;    /* block size of the notifications' first block */
     int32_t format; /* the registration's Content-Format */
     int dirty;      /* its resource changed: a notification is due */
+    uint32_t since; /* registration order, to give the oldest up when full */
 };
 
-/* A Block1 body being assembled (one at a time). */
+/* Block1 bodies being assembled, one per client and path; a new transfer takes the
+ * least recently used slot. */
+#define BLOCK1_TRANSFERS 3u
 struct block1_transfer {
     int in_use;
     struct endpoint ep;
     char path[COAP_PATH_MAX];
+    uint32_t used;
     size_t len;
     uint8_t body[COAP_REPR_MAX];
 };
@@ -89,7 +93,8 @@ static unsigned dedup_next;
 static struct reliable_entry reliable[RELIABLE_ENTRIES];
 static struct separate_entry separate[SEPARATE_ENTRIES];
 static struct observer observers[OBSERVERS];
-static struct block1_transfer block1;
+static struct block1_transfer block1[BLOCK1_TRANSFERS];
+static uint32_t block1_clock;
 static uint8_t repr[COAP_REPR_MAX];
 static uint16_t next_mid;
 static uint32_t observe_seq;
@@ -575,9 +580,13 @@ static int find_observer(const struct endpoint *ep, const uint8_t *token, uint8_
     return -1;
 }
 
-static int add_observer(const struct endpoint *ep, const struct coap_msg *m, const char *path, uint8_t szx,
-                        int32_t format)
+/* Registers an observation; when the table is full the oldest one is given up (the
+ * server may end an observation at any time, RFC 7641 §3.6: that client stops hearing
+ * and registers again when it notices). */
+static void add_observer(const struct endpoint *ep, const struct coap_msg *m, const char *path, uint8_t szx,
+                         int32_t format)
 {
+    static uint32_t registrations;
     int i = find_observer(ep, m->token, m->tkl);
     for (unsigned j = 0; j < OBSERVERS && i < 0; j++) {
         if (!observers[j].in_use) {
@@ -585,7 +594,13 @@ static int add_observer(const struct endpoint *ep, const struct coap_msg *m, con
         }
     }
     if (i < 0) {
-        return 0;
+        i = 0;
+        for (unsigned j = 1; j < OBSERVERS; j++) {
+            if ((int32_t)(observers[j].since - observers[i].since) < 0) {
+                i = (int)j;
+            }
+        }
+        forget_observer(i);
     }
     struct observer *o = &observers[i];
     o->in_use = 1;
@@ -597,7 +612,7 @@ static int add_observer(const struct endpoint *ep, const struct coap_msg *m, con
     o->szx = szx;
     o->format = format;
     o->dirty = 0;
-    return 1;
+    o->since = registrations++;
 }
 
 static void render(uint8_t method, const char *path, const struct coap_msg *m, const uint8_t *payload,
@@ -653,37 +668,57 @@ static void reply_error(const struct endpoint *ep, const struct coap_msg *m, uin
     }
 }
 
-/* Block1 (RFC 7959 §2.5): collects the body block by block, in order. Returns 1 when
- * the body is whole (in block1.body), 0 when the reply has been sent already. */
-static int collect_block1(const struct endpoint *ep, const struct coap_msg *m, const char *path, uint32_t value,
-                          struct framing *f)
+static struct block1_transfer *find_transfer(const struct endpoint *ep, const char *path, int start)
+{
+    struct block1_transfer *lru = &block1[0];
+    for (unsigned i = 0; i < BLOCK1_TRANSFERS; i++) {
+        struct block1_transfer *t = &block1[i];
+        if (t->in_use && same_endpoint(&t->ep, ep) && !strcmp(t->path, path)) {
+            return t;
+        }
+        if (!t->in_use || (lru->in_use && (int32_t)(t->used - lru->used) < 0)) {
+            lru = t;
+        }
+    }
+    if (!start) {
+        return NULL;
+    }
+    lru->in_use = 1;
+    lru->ep = *ep;
+    strcpy(lru->path, path);
+    return lru;
+}
+
+/* Block1 (RFC 7959 §2.5): collects the body block by block, in order. Returns the
+ * transfer when the body is whole, NULL when the reply has been sent already. */
+static struct block1_transfer *collect_block1(const struct endpoint *ep, const struct coap_msg *m, const char *path,
+                                              uint32_t value, struct framing *f)
 {
     uint32_t num = value >> 4;
     int more = (value >> 3) & 1u;
     uint8_t szx = value & 7u;
     if (szx == 7) {
         reply_error(ep, m, COAP_BAD_OPTION, "Block1 SZX 7 is reserved");
-        return 0;
+        return NULL;
     }
     size_t size = (size_t)16 << szx;
     size_t offset = (size_t)num * size;
-    if (num == 0) {
-        block1.in_use = 1;
-        block1.ep = *ep;
-        strcpy(block1.path, path);
-        block1.len = 0;
+    struct block1_transfer *t = find_transfer(ep, path, num == 0);
+    if (t && num == 0) {
+        t->len = 0;
     }
-    if (!block1.in_use || !same_endpoint(&block1.ep, ep) || strcmp(block1.path, path) || offset != block1.len) {
+    if (!t || offset != t->len) {
         reply_error(ep, m, COAP_INCOMPLETE, "blocks must come in order from block 0");
-        return 0;
+        return NULL;
     }
-    if (offset + m->payload_len > sizeof block1.body) {
-        block1.in_use = 0;
+    t->used = block1_clock++;
+    if (offset + m->payload_len > sizeof t->body) {
+        t->in_use = 0;
         reply_error(ep, m, COAP_TOO_LARGE, "the body is larger than the server keeps");
-        return 0;
+        return NULL;
     }
-    memcpy(block1.body + offset, m->payload, m->payload_len);
-    block1.len = offset + m->payload_len;
+    memcpy(t->body + offset, m->payload, m->payload_len);
+    t->len = offset + m->payload_len;
     f->has_block1 = 1;
     f->block1 = block_value(num, more, szx);
     if (more) {
@@ -695,10 +730,10 @@ static int collect_block1(const struct endpoint *ep, const struct coap_msg *m, c
         if (n) {
             dedup_keep(ep, m->mid, udp_tx_payload(), n);
         }
-        return 0;
+        return NULL;
     }
-    block1.in_use = 0;
-    return 1;
+    t->in_use = 0; /* the body stays readable until the next transfer takes the slot */
+    return t;
 }
 
 static void on_request(const struct endpoint *ep, struct coap_msg *m)
@@ -734,11 +769,12 @@ static void on_request(const struct endpoint *ep, struct coap_msg *m)
     size_t payload_len = m->payload_len;
     uint32_t b1;
     if ((m->code == COAP_PUT || m->code == COAP_POST) && coap_option_uint(m, COAP_OPT_BLOCK1, &b1)) {
-        if (!collect_block1(ep, m, path, b1, &f)) {
+        struct block1_transfer *t = collect_block1(ep, m, path, b1, &f);
+        if (!t) {
             return;
         }
-        payload = block1.body;
-        payload_len = block1.len;
+        payload = t->body;
+        payload_len = t->len;
     }
 
     struct coap_response r;
@@ -784,8 +820,8 @@ static void on_request(const struct endpoint *ep, struct coap_msg *m)
 
     uint32_t obs;
     if (m->code == COAP_GET && coap_option_uint(m, COAP_OPT_OBSERVE, &obs)) {
-        if (obs == 0 && r.observable && r.code == COAP_CONTENT && (b2 >> 4) == 0 &&
-            add_observer(ep, m, path, szx, r.content_format)) {
+        if (obs == 0 && r.observable && r.code == COAP_CONTENT && (b2 >> 4) == 0) {
+            add_observer(ep, m, path, szx, r.content_format);
             f.has_observe = 1;
             f.observe = observe_seq;
         } else if (obs == 1) {
