@@ -40,6 +40,10 @@ class Failed(Exception):
     pass
 
 
+class TimedOut(Failed):
+    """Nothing awaited came before its deadline."""
+
+
 def check(cond, what):
     if not cond:
         raise Failed(what)
@@ -242,14 +246,18 @@ class Device:
         esc = packet.replace(bytes([ESC]), bytes([ESC, ESC_ESC])).replace(bytes([END]), bytes([ESC, ESC_END]))
         self.write(bytes([END]) + esc + bytes([END]))
 
+    @staticmethod
+    def _next(q, deadline, missing):
+        try:
+            return q.get(timeout=max(0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise TimedOut(missing)
+
     def line(self, pattern, timeout=2.0):
         """The next console line not starting "log ", which must match `pattern`."""
         deadline = time.monotonic() + timeout
         while True:
-            try:
-                at, text = self.lines.get(timeout=max(0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise Failed("no console line matching %r within %.1f s" % (pattern, timeout))
+            _, text = self._next(self.lines, deadline, "no console line matching %r within %.1f s" % (pattern, timeout))
             if text.startswith("log "):
                 continue
             m = re.fullmatch(pattern, text)
@@ -260,10 +268,7 @@ class Device:
         """The next frame `want` accepts (others are skipped), parsed, with its time."""
         deadline = time.monotonic() + timeout
         while True:
-            try:
-                at, raw = self.frames.get(timeout=max(0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise Failed("no %s within %.1f s" % (what, timeout))
+            at, raw = self._next(self.frames, deadline, "no %s within %.1f s" % (what, timeout))
             p = Packet(raw)
             if want(p):
                 return at, p
@@ -271,7 +276,7 @@ class Device:
     def no_frame(self, want, timeout, what):
         try:
             self.frame(want, timeout, what)
-        except Failed:
+        except TimedOut:
             return
         raise Failed("unexpected %s" % what)
 
@@ -386,13 +391,21 @@ def test_rpl(d):
     d.command("ip")
     d.line(r"addr fe80::ff:fe00:1")
     d.line(r"addr 2001:db8::ff:fe00:1")
-    # No DAO-ACK: the same DAO again after ~2 s, twice.
-    t1, seq1, _ = expect_dao(d, "DAO retransmission", timeout=3.5)
-    t2, seq2, _ = expect_dao(d, "second DAO retransmission", timeout=3.5)
-    check(seq1 == seq and seq2 == seq, "retransmissions changed the DAO Sequence %d -> %d, %d" % (seq, seq1, seq2))
-    check(1.5 <= t1 - t0 <= 3.0 and 1.5 <= t2 - t1 <= 3.0, "retransmissions after %.2f s, %.2f s" % (t1 - t0, t2 - t1))
-    print("DAO seq=%d (K, D, Target, Transit to the DODAGID), no DAO-ACK: again after %.2f s and %.2f s"
-          % (seq, t1 - t0, t2 - t1))
+    # No DAO-ACK: the same DAO again every ~2 s, 4 times, then a failure counted.
+    times = [t0]
+    for n in range(4):
+        t, again, _ = expect_dao(d, "DAO retransmission %d" % (n + 1), timeout=3.5)
+        check(again == seq, "retransmission %d changed the DAO Sequence %d -> %d" % (n + 1, seq, again))
+        times.append(t)
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    check(all(1.5 <= g <= 3.0 for g in gaps), "retransmissions %s s apart, expected 2" % ["%.2f" % g for g in gaps])
+    d.no_frame(lambda p: p.is_rpl(DAO), 2.6, "a fifth DAO retransmission")
+    check(d.stats()["dao_failed"] == 1, "the DAO that got no DAO-ACK is not counted as failed")
+    print("DAO seq=%d (K, D, Target, Transit to the DODAGID), no DAO-ACK: sent again after %s s, then given up"
+          % (seq, ", ".join("%.2f" % g for g in gaps)))
+    # The parent's next DIO brings a new DAO; its DAO-ACK stops the retransmissions.
+    d.send(dio())
+    _, seq, pathseq = expect_dao(d, "new DAO on the DIO after a failure")
     d.send(dao_ack(seq))
     d.no_frame(lambda p: p.is_rpl(DAO), 2.6, "DAO after its DAO-ACK")
     check(d.stats()["dao_ack"] == 1, "DAO-ACK not counted")
