@@ -550,6 +550,53 @@ def test_coap(d):
           "Block2, separate response after %.2f s, Observe values %s" % (t1 - t0, seen))
 
 
+def test_malformed_input(d):
+    """Mutated RPL messages, CoAP datagrams and IPv6 headers (checksums made valid, so
+    they reach the parsers): the device must neither fault nor stop answering."""
+    import random
+
+    rnd = random.Random(6550)
+    coap_get = coap(CON, GET, 0x2222, b"\x01\x02", [(11, b"large"), (23, b"\x06")])
+    samples = [
+        (ROOT_LL, DEVICE_LL, ICMPV6, dio()[44:]),
+        (ROOT_LL, DEVICE_LL, ICMPV6, icmpv6(ROOT_LL, DEVICE_LL, RPL, DIS, b"\0\0\x07\x13" + bytes(19))[40:]),
+        (ROOT_GLOBAL, DEVICE_GLOBAL, ICMPV6, dao_ack(1)[40:]),
+        (ROOT_GLOBAL, DEVICE_GLOBAL, UDP, udp(ROOT_GLOBAL, DEVICE_GLOBAL, 40001, 5683, coap_get)[40:]),
+    ]
+    sent = 0
+    for _ in range(400):
+        src, dst, nh, body = rnd.choice(samples)
+        body = bytearray(body)
+        for _ in range(rnd.randint(1, 4)):
+            i = rnd.randrange(len(body))
+            if rnd.random() < 0.2:
+                del body[i:]  # cut short
+                if len(body) < 8:
+                    body.extend(bytes(8 - len(body)))
+            else:
+                body[i] = rnd.randrange(256)
+        if nh == UDP:
+            body[0:2] = struct.pack("!H", 40001)
+            body[2:4] = struct.pack("!H", 5683)
+            body[4:6] = struct.pack("!H", len(body)) if rnd.random() < 0.8 else body[4:6]
+            body[6:8] = b"\0\0"
+            body[6:8] = struct.pack("!H", checksum(src, dst, UDP, bytes(body)) or 0xFFFF)
+        else:
+            body[0] = RPL if rnd.random() < 0.9 else body[0]
+            body[2:4] = b"\0\0"
+            body[2:4] = struct.pack("!H", checksum(src, dst, ICMPV6, bytes(body)))
+        pkt = bytearray(ipv6(src, dst, nh, bytes(body)))
+        if rnd.random() < 0.1:
+            pkt[4:6] = struct.pack("!H", rnd.randrange(65536))  # a lying payload length
+        d.send(bytes(pkt))
+        sent += 1
+    d.send(icmpv6(ROOT_LL, DEVICE_LL, 128, 0, b"\0\7\0\1alive"))
+    d.frame(lambda p: p.nh == ICMPV6 and p.body[0] == 129 and p.body[8:] == b"alive", 5, "Echo Reply after the mutated input")
+    d.command("version")
+    d.line(r"hilt-fw \S+ board=lm3s6965evb id=1")
+    print("%d mutated packets: no fault, still answering" % sent)
+
+
 def test_reset(d):
     d.command("reset")
     d.line(r"resetting")
@@ -571,6 +618,7 @@ def main():
         test_echo(d)
         test_rpl(d)
         test_coap(d)
+        test_malformed_input(d)
         test_reset(d)
     except Failed as e:
         print("FAIL: %s" % e, file=sys.stderr)
