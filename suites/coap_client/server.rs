@@ -44,6 +44,10 @@ impl Server {
         let socket = UdpSocket::bind("127.0.0.1:0")
             .await
             .map_err(|e| Failure::error(format!("cannot bind hilt's CoAP server: {e}")))?;
+        // Retransmission windows are judged on arrival times: the kernel's, so that a
+        // busy machine's scheduling latency is not charged to the client.
+        hilt_net::udp::stamp_arrivals(&socket)
+            .map_err(|e| Failure::error(format!("cannot ask for arrival stamps: {e}")))?;
         Ok(Server {
             socket,
             endpoint: Endpoint::new(TransmissionParams::default(), seed),
@@ -93,9 +97,9 @@ impl Server {
                 Some(t) => self.to_tokio(t).min(deadline),
                 None => deadline,
             };
-            match timeout_at(wake, self.socket.recv_from(&mut buf)).await {
-                Ok(Ok((n, from))) => {
-                    let at = Instant::now();
+            match timeout_at(wake, hilt_net::udp::recv_stamped(&self.socket, &mut buf)).await {
+                Ok(Ok((n, from, arrived))) => {
+                    let at = Instant::from_std(arrived);
                     let bytes = &buf[..n];
                     let now = self.now();
                     self.endpoint.handle_input(now, from, bytes);

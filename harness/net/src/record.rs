@@ -113,10 +113,15 @@ impl Recorder {
     }
 
     pub fn record(&self, conn: u32, dir: Direction, bytes: &[u8]) {
+        self.record_at(conn, dir, bytes, Instant::now());
+    }
+
+    /// Records `bytes` as seen at `at` (a kernel arrival stamp, say) rather than now.
+    pub fn record_at(&self, conn: u32, dir: Direction, bytes: &[u8], at: Instant) {
         if bytes.is_empty() {
             return;
         }
-        let t_us = self.now_us();
+        let t_us = at.saturating_duration_since(self.origin).as_micros() as u64;
         self.lock().chunks.push(Chunk {
             t_us,
             conn,

@@ -13,7 +13,7 @@ use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hilt_core::Direction;
 use hilt_wire::{FrameMeta, Framer, FramerFactory};
@@ -27,8 +27,8 @@ use super::relay::{Handle, Shared, lock};
 use super::rule::Rule;
 use super::stats::bump;
 use crate::Recorder;
+use crate::udp::{MAX_DATAGRAM, recv_stamped, stamp_arrivals};
 
-const MAX_DATAGRAM: usize = 65_535;
 /// Datagrams queued per direction of a session before the reader waits.
 const QUEUE: usize = 256;
 
@@ -48,6 +48,7 @@ impl UdpInterposer {
         well_known_port: Option<u16>,
     ) -> io::Result<Handle> {
         let socket = Arc::new(UdpSocket::bind(listen).await?);
+        stamp_arrivals(&socket)?;
         let local = socket.local_addr()?;
         let shared = Shared::new(local, upstream, framers, rules, recorder, well_known_port);
         let task = tokio::spawn(listen_loop(socket, shared.clone()));
@@ -82,8 +83,8 @@ async fn listen_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         tokio::select! {
-            r = socket.recv_from(&mut buf) => match r {
-                Ok((n, from)) => {
+            r = recv_stamped(&socket, &mut buf) => match r {
+                Ok((n, from, at)) => {
                     let session = match sessions.get(&from) {
                         Some(s) => s.clone(),
                         None => match open_session(&shared, &socket, from, &mut tasks).await {
@@ -97,7 +98,7 @@ async fn listen_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
                             }
                         },
                     };
-                    session.on_datagram(Direction::Sent, &buf[..n]).await;
+                    session.on_datagram(Direction::Sent, &buf[..n], at).await;
                 }
                 // An ICMP error from an earlier send to a client: nothing to relay.
                 Err(e) => tracing::debug!("udp interposer receive: {e}"),
@@ -120,6 +121,7 @@ async fn open_session(
     };
     let upstream = UdpSocket::bind(any).await?;
     upstream.connect(shared.upstream).await?;
+    stamp_arrivals(&upstream)?;
     let mine = upstream.local_addr()?;
     let conn = shared.next_conn.fetch_add(1, Relaxed);
     bump(&shared.stats.connections, 1);
@@ -172,8 +174,8 @@ async fn open_session(
 async fn upstream_reader(s: Arc<Session>) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
-        match s.upstream.recv(&mut buf).await {
-            Ok(n) => s.on_datagram(Direction::Received, &buf[..n]).await,
+        match recv_stamped(&s.upstream, &mut buf).await {
+            Ok((n, _, at)) => s.on_datagram(Direction::Received, &buf[..n], at).await,
             // ICMP port unreachable: the server is not (yet) there; keep listening, as
             // a client retransmitting would.
             Err(e) => {
@@ -202,7 +204,7 @@ async fn writer(
             Direction::Received => s.listener.send_to(&bytes, s.client).await,
         };
         match sent {
-            Ok(_) => s.record(way, &bytes, true),
+            Ok(_) => s.record(way, &bytes, true, Instant::now()),
             Err(e) => tracing::debug!("udp interposer send: {e}"),
         }
     }
@@ -210,18 +212,20 @@ async fn writer(
 
 impl Session {
     /// Records on the leg the datagram was read from (`written` false) or written to.
-    fn record(&self, way: Direction, bytes: &[u8], written: bool) {
+    fn record(&self, way: Direction, bytes: &[u8], written: bool, at: Instant) {
         let leg = match (way, written) {
             (Direction::Sent, false) | (Direction::Received, true) => self.legs.client_leg,
             (Direction::Received, false) | (Direction::Sent, true) => self.legs.upstream_leg,
         };
         if let (Some(r), Some(id)) = (&self.shared.recorder, leg) {
-            r.record(id, way, bytes);
+            r.record_at(id, way, bytes, at);
         }
     }
 
-    async fn on_datagram(&self, way: Direction, datagram: &[u8]) {
-        self.record(way, datagram, false);
+    /// Relays one datagram that the kernel received at `arrived`: a scripted delay
+    /// counts from then, not from when this task got to it.
+    async fn on_datagram(&self, way: Direction, datagram: &[u8], arrived: Instant) {
+        self.record(way, datagram, false, arrived);
         let cells = self.shared.stats.dir(way);
         bump(&cells.bytes, datagram.len() as u64);
         if datagram.is_empty() {
@@ -259,7 +263,7 @@ impl Session {
                 taken: out.taken.clone(),
             });
         }
-        let now = tokio::time::Instant::now();
+        let now = tokio::time::Instant::from_std(arrived);
         for Emit { bytes, delay, .. } in out.emits {
             let not_before = (!delay.is_zero()).then(|| now + delay);
             // A full queue means the writer is behind; waiting keeps the order.
