@@ -1,27 +1,15 @@
 //! The no-panic property of the AMQP 0-9-1 codec, exercised on every CI run without a
 //! fuzzer: pseudo-random and mutated frames through every decoding entry point.
 
+#[path = "support/mutate.rs"]
+mod mutate;
+
 use hilt_wire::amqp091::{
     Amqp091Framer, Client, ClientConfig, FieldTable, FieldValue, Frame, Method, MethodId,
     Properties, content_frames, decode, dissect, frame_len,
 };
 use hilt_wire::{Decoded, Framer};
-
-/// xorshift64*: deterministic, no crate needed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use mutate::{EDGES, Rng, check_mutants};
 
 fn exercise(bytes: &[u8]) {
     let _ = dissect(bytes);
@@ -87,44 +75,24 @@ fn seeds() -> Vec<Vec<u8>> {
 
 #[test]
 fn mutated_frames_never_panic() {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    for seed in seeds() {
-        exercise(&seed);
-        for _ in 0..300 {
-            let mut b = seed.clone();
-            for _ in 0..=rng.below(4) {
-                match rng.below(4) {
-                    0 if !b.is_empty() => {
-                        let i = rng.below(b.len());
-                        b[i] = rng.next() as u8;
-                    }
-                    1 if !b.is_empty() => {
-                        b.truncate(rng.below(b.len()));
-                    }
-                    2 => {
-                        let i = rng.below(b.len() + 1);
-                        b.insert(i, rng.next() as u8);
-                    }
-                    _ if b.len() > 7 => {
-                        // Keep the size field in step with the payload, so the damage
-                        // reaches the payload's parser.
-                        let size = (b.len() - 8) as u32;
-                        b[3..7].copy_from_slice(&size.to_be_bytes());
-                    }
-                    _ => {}
-                }
-            }
-            exercise(&b);
-        }
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
+    check_mutants(&mut rng, &seeds(), 300, EDGES, keep_size_in_step, exercise);
+}
+
+/// Keeps most mutants' size field in step with the payload, so the damage reaches the
+/// payload's parser.
+fn keep_size_in_step(rng: &mut Rng, b: &mut [u8]) {
+    if b.len() > 7 && rng.below(4) != 0 {
+        let size = (b.len() - 8) as u32;
+        b[3..7].copy_from_slice(&size.to_be_bytes());
     }
 }
 
 #[test]
 fn random_bytes_never_panic() {
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     for _ in 0..3000 {
-        let n = rng.below(64);
-        let b: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
-        exercise(&b);
+        let len = rng.below(64);
+        exercise(&rng.bytes(len));
     }
 }

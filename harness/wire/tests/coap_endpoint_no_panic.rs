@@ -4,20 +4,11 @@
 
 #[path = "support/coap_endpoint_drive.rs"]
 mod drive;
+#[path = "support/mutate.rs"]
+mod mutate;
 
 use hilt_wire::coap::{Code, Message, MessageType};
-
-/// xorshift64*: deterministic, no crate needed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
+use mutate::Rng;
 
 fn datagram(r: &mut Rng) -> Vec<u8> {
     let x = r.next();
@@ -40,7 +31,7 @@ fn datagram(r: &mut Rng) -> Vec<u8> {
             .to_bytes(),
         3 => {
             let n = (x >> 40) as usize % 12;
-            (0..n).map(|_| r.next() as u8).collect()
+            r.bytes(n)
         }
         _ => {
             let mut b = Message::new(MessageType::Con, Code::POST, mid)
@@ -55,12 +46,12 @@ fn datagram(r: &mut Rng) -> Vec<u8> {
 
 #[test]
 fn endpoint_survives_random_steps() {
-    let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut r = Rng::new(0x9e37_79b9_7f4a_7c15);
     for _ in 0..300 {
         let mut input = Vec::new();
         for _ in 0..40 {
             let d = datagram(&mut r);
-            input.push(r.next() as u8);
+            input.push(r.byte());
             input.push(d.len() as u8);
             input.extend_from_slice(&d);
         }

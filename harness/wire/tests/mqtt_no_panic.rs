@@ -1,26 +1,14 @@
 //! The no-panic property, exercised on every CI run without a fuzzer: thousands of
 //! pseudo-random and mutated frames through every decoding entry point.
 
+#[path = "support/mutate.rs"]
+mod mutate;
+
 use hilt_wire::mqtt::{
     MqttFramer, Packet, PublishView, Version, decode, dissect, frame_len, frame_len_for,
 };
 use hilt_wire::{Decoded, Framer};
-
-/// xorshift64*: deterministic, no crate needed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use mutate::{EDGES, Rng, as_is, check_mutants};
 
 fn exercise(bytes: &[u8]) {
     for version in [Version::V311, Version::V5] {
@@ -62,10 +50,10 @@ fn exercise(bytes: &[u8]) {
 
 #[test]
 fn random_bytes_never_panic() {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     for _ in 0..4000 {
         let len = rng.below(64);
-        let mut bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let mut bytes = rng.bytes(len);
         // Give most inputs a plausible header so the body parsers get exercised too.
         if len >= 2 && rng.below(4) != 0 {
             bytes[1] = (len - 2).min(127) as u8;
@@ -87,30 +75,6 @@ fn mutated_valid_frames_never_panic() {
         vec![0xe0, 7, 0x04, 5, 0x11, 0, 0, 0, 9],
         vec![0xf0, 9, 0x18, 7, 0x15, 0, 4, b'S', b'C', b'R', b'M'],
     ];
-    let mut rng = Rng(42);
-    for seed in &seeds {
-        exercise(seed);
-        for _ in 0..600 {
-            let mut m = seed.clone();
-            for _ in 0..1 + rng.below(3) {
-                match rng.below(3) {
-                    0 => {
-                        let i = rng.below(m.len());
-                        m[i] = rng.next() as u8;
-                    }
-                    1 => {
-                        let i = rng.below(m.len() + 1);
-                        m.insert(i, rng.next() as u8);
-                    }
-                    _ => {
-                        if m.len() > 1 {
-                            let i = rng.below(m.len());
-                            m.remove(i);
-                        }
-                    }
-                }
-            }
-            exercise(&m);
-        }
-    }
+    let mut rng = Rng::new(42);
+    check_mutants(&mut rng, &seeds, 600, EDGES, as_is, exercise);
 }
