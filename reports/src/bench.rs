@@ -9,38 +9,17 @@ use hilt_core::bench::{BENCH_SCHEMA, BenchResults, Percentiles, RateRun};
 use serde::Serialize;
 
 use crate::svg::{Axis, COLOURS, Series, escape, line_chart};
-use crate::{ReportError, write_atomically};
+use crate::{ReportError, file, write_atomically};
 
 const TEMPLATE: &str = include_str!("../templates/bench.html.tera");
 
 pub fn write_json(path: &Path, results: &BenchResults) -> Result<(), ReportError> {
-    let bytes = serde_json::to_vec_pretty(results).map_err(|e| ReportError::Render {
-        what: "bench JSON".into(),
-        message: e.to_string(),
-    })?;
-    write_atomically(path, &bytes)
+    file::write_json(path, "bench JSON", results)
 }
 
 /// Reads a bench results file, refusing schemas this version cannot read.
 pub fn read_json(path: &Path) -> Result<BenchResults, ReportError> {
-    let err = |message: String| ReportError::Read {
-        path: path.display().to_string(),
-        message,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| err(format!("not JSON: {e}")))?;
-    match value.get("schema").and_then(|s| s.as_str()) {
-        Some(BENCH_SCHEMA) => {}
-        Some(other) => {
-            return Err(err(format!(
-                "schema `{other}` is not `{BENCH_SCHEMA}`, which this hilt reads"
-            )));
-        }
-        None => return Err(err("no `schema` field: not a hilt bench file".into())),
-    }
-    serde_json::from_value(value)
-        .map_err(|e| err(format!("does not match schema {BENCH_SCHEMA}: {e}")))
+    file::read_json(path, BENCH_SCHEMA, "bench")
 }
 
 /// Several bench runs in one comparison: every target of every run side by side, a

@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod dodag;
 pub mod eventlog;
+mod file;
 pub mod html;
 pub mod json;
 pub mod junit;
@@ -14,6 +15,8 @@ pub mod svg;
 pub mod terminal;
 
 pub use hilt_core::RunResults;
+
+pub(crate) use file::write_atomically;
 
 /// A report file that could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -27,16 +30,4 @@ pub enum ReportError {
     Read { path: String, message: String },
     #[error("render {what}: {message}")]
     Render { what: String, message: String },
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename, so a crash never
-/// leaves half a report behind.
-pub(crate) fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let err = |source| ReportError::Write {
-        path: path.display().to_string(),
-        source,
-    };
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
 }
