@@ -90,6 +90,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gone").join("bench.json");
         let err = write_atomically(&path, b"x").unwrap_err().to_string();
-        assert!(err.starts_with("write ") && err.contains("bench.json"), "{err}");
+        assert!(
+            err.starts_with("write ") && err.contains("bench.json"),
+            "{err}"
+        );
     }
 }
