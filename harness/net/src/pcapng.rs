@@ -37,35 +37,21 @@ const MAX_SEGMENT: usize = 60_000;
 /// Writes every connection of `recorder` to `path`. `origin_us` is the wall-clock time
 /// (µs since the Unix epoch) at which the recorder started, so packet times are real.
 pub fn write_trace(path: &Path, recorder: &Recorder, origin_us: u64) -> io::Result<()> {
-    let file = BufWriter::new(File::create(path)?);
-    let mut w = PcapNgWriter::new(file).map_err(io::Error::other)?;
     let conns = recorder.conns();
-    let mut idb = InterfaceDescriptionBlock::new(DataLink::IPV4, 65_535);
     let description = conns
         .iter()
         .map(|c| format!("conn {}: hilt {} <-> peer {}", c.id, c.tester, c.peer))
         .collect::<Vec<_>>()
         .join("; ");
-    idb.options
-        .push(InterfaceDescriptionOption::IfDescription(Cow::Owned(
-            format!("hilt recording ({description})"),
-        )));
-    w.write_pcapng_block(idb).map_err(io::Error::other)?;
+    let mut trace = Trace::create(
+        path,
+        DataLink::IPV4,
+        format!("hilt recording ({description})"),
+    )?;
+    let mut write = |t_us: u64, pkt: Vec<u8>| trace.packet(origin_us + t_us, &pkt);
 
     let mut flows: Vec<Flow> = conns.iter().map(Flow::new).collect();
     let chunks = recorder.chunks();
-    let mut write = |t_us: u64, pkt: Vec<u8>| -> io::Result<()> {
-        let epb = EnhancedPacketBlock {
-            interface_id: 0,
-            timestamp: Duration::from_micros(origin_us + t_us),
-            original_len: pkt.len() as u32,
-            data: Cow::Owned(pkt),
-            options: vec![],
-        };
-        w.write_pcapng_block(epb)
-            .map(|_| ())
-            .map_err(io::Error::other)
-    };
     let first_t = |conn: u32| {
         chunks
             .iter()
@@ -115,15 +101,31 @@ pub fn write_ipv6_packets<'a>(
     description: &str,
     packets: impl IntoIterator<Item = (u64, &'a [u8])>,
 ) -> io::Result<()> {
-    let file = BufWriter::new(File::create(path)?);
-    let mut w = PcapNgWriter::new(file).map_err(io::Error::other)?;
-    let mut idb = InterfaceDescriptionBlock::new(DataLink::IPV6, 65_535);
-    idb.options
-        .push(InterfaceDescriptionOption::IfDescription(Cow::Owned(
-            description.to_owned(),
-        )));
-    w.write_pcapng_block(idb).map_err(io::Error::other)?;
+    let mut trace = Trace::create(path, DataLink::IPV6, description.to_owned())?;
     for (t_us, data) in packets {
+        trace.packet(t_us, data)?;
+    }
+    Ok(())
+}
+
+/// A pcapng file with one interface, described in words, that every packet is on.
+struct Trace(PcapNgWriter<BufWriter<File>>);
+
+impl Trace {
+    fn create(path: &Path, link: DataLink, description: String) -> io::Result<Self> {
+        let mut w =
+            PcapNgWriter::new(BufWriter::new(File::create(path)?)).map_err(io::Error::other)?;
+        let mut idb = InterfaceDescriptionBlock::new(link, 65_535);
+        idb.options
+            .push(InterfaceDescriptionOption::IfDescription(Cow::Owned(
+                description,
+            )));
+        w.write_pcapng_block(idb).map_err(io::Error::other)?;
+        Ok(Trace(w))
+    }
+
+    /// One packet at `t_us`, µs since the Unix epoch.
+    fn packet(&mut self, t_us: u64, data: &[u8]) -> io::Result<()> {
         let epb = EnhancedPacketBlock {
             interface_id: 0,
             timestamp: Duration::from_micros(t_us),
@@ -131,9 +133,11 @@ pub fn write_ipv6_packets<'a>(
             data: Cow::Borrowed(data),
             options: vec![],
         };
-        w.write_pcapng_block(epb).map_err(io::Error::other)?;
+        self.0
+            .write_pcapng_block(epb)
+            .map(|_| ())
+            .map_err(io::Error::other)
     }
-    Ok(())
 }
 
 /// Sequence-number bookkeeping of one synthetic TCP connection.
@@ -174,12 +178,17 @@ impl Flow {
         self.info.transport == Transport::Tcp
     }
 
-    /// One UDP datagram; a payload too large for one IPv4 packet is cut to fit.
-    fn datagram(&self, dir: Direction, payload: &[u8]) -> Vec<u8> {
-        let (src, dst) = match dir {
+    /// Source and destination of a packet going `dir`.
+    fn ends(&self, dir: Direction) -> ((Ipv4Addr, u16), (Ipv4Addr, u16)) {
+        match dir {
             Direction::Sent => (self.tester, self.peer),
             Direction::Received => (self.peer, self.tester),
-        };
+        }
+    }
+
+    /// One UDP datagram; a payload too large for one IPv4 packet is cut to fit.
+    fn datagram(&self, dir: Direction, payload: &[u8]) -> Vec<u8> {
+        let (src, dst) = self.ends(dir);
         ipv4_udp(src, dst, &payload[..payload.len().min(MAX_SEGMENT)])
     }
 
@@ -204,53 +213,41 @@ impl Flow {
     }
 
     fn data(&mut self, dir: Direction, payload: &[u8]) -> Vec<u8> {
-        let (seq, ack) = match dir {
-            Direction::Sent => (self.seq_tester, self.seq_peer),
-            Direction::Received => (self.seq_peer, self.seq_tester),
-        };
-        let pkt = self.segment(dir, seq, ack, TCP_PSH | TCP_ACK, payload);
-        let advance = payload.len() as u32;
-        match dir {
-            Direction::Sent => self.seq_tester = self.seq_tester.wrapping_add(advance),
-            Direction::Received => self.seq_peer = self.seq_peer.wrapping_add(advance),
-        }
-        pkt
+        self.next_segment(dir, TCP_PSH | TCP_ACK, payload, payload.len() as u32)
     }
 
     fn close(&mut self) -> Vec<Vec<u8>> {
         // Whoever closed first sends the first FIN; by default hilt closed.
-        let first = if self.info.closed_by_peer_us.is_some() {
-            Direction::Received
+        let (first, second) = if self.info.closed_by_peer_us.is_some() {
+            (Direction::Received, Direction::Sent)
         } else {
-            Direction::Sent
+            (Direction::Sent, Direction::Received)
         };
-        let second = match first {
-            Direction::Sent => Direction::Received,
-            Direction::Received => Direction::Sent,
+        [first, second]
+            .map(|dir| self.next_segment(dir, TCP_FIN | TCP_ACK, &[], 1))
+            .into()
+    }
+
+    /// The next segment going `dir`, at that side's sequence number and acknowledging
+    /// the other's, which then moves on by `advance` (the payload's length; a FIN
+    /// counts one).
+    fn next_segment(&mut self, dir: Direction, flags: u8, payload: &[u8], advance: u32) -> Vec<u8> {
+        let (seq, ack, next) = match dir {
+            Direction::Sent => (self.seq_tester, self.seq_peer, &mut self.seq_tester),
+            Direction::Received => (self.seq_peer, self.seq_tester, &mut self.seq_peer),
         };
-        let mut out = Vec::new();
-        for dir in [first, second] {
-            let (seq, ack) = match dir {
-                Direction::Sent => (self.seq_tester, self.seq_peer),
-                Direction::Received => (self.seq_peer, self.seq_tester),
-            };
-            out.push(self.segment(dir, seq, ack, TCP_FIN | TCP_ACK, &[]));
-            match dir {
-                Direction::Sent => self.seq_tester = self.seq_tester.wrapping_add(1),
-                Direction::Received => self.seq_peer = self.seq_peer.wrapping_add(1),
-            }
-        }
-        out
+        *next = next.wrapping_add(advance);
+        self.segment(dir, seq, ack, flags, payload)
     }
 
     fn segment(&self, dir: Direction, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
-        let (src, dst) = match dir {
-            Direction::Sent => (self.tester, self.peer),
-            Direction::Received => (self.peer, self.tester),
-        };
+        let (src, dst) = self.ends(dir);
         ipv4_tcp(src, dst, seq, ack, flags, payload)
     }
 }
+
+const PROTO_TCP: u8 = 6;
+const PROTO_UDP: u8 = 17;
 
 fn ipv4_tcp(
     (src, sport): (Ipv4Addr, u16),
@@ -260,33 +257,17 @@ fn ipv4_tcp(
     flags: u8,
     payload: &[u8],
 ) -> Vec<u8> {
-    let tcp_len = 20 + payload.len();
-    let total = 20 + tcp_len;
-    let mut p = Vec::with_capacity(total);
-    // IPv4 header: version 4, IHL 5, DF, TTL 64, protocol 6 (TCP).
-    p.extend_from_slice(&[0x45, 0]);
-    p.extend_from_slice(&(total as u16).to_be_bytes());
-    p.extend_from_slice(&[0, 0, 0x40, 0, 64, 6, 0, 0]);
-    p.extend_from_slice(&src.octets());
-    p.extend_from_slice(&dst.octets());
-    let ip_sum = checksum(&p[..20], 0);
-    p[10..12].copy_from_slice(&ip_sum.to_be_bytes());
-    // TCP header, data offset 5 words, window 65535.
-    p.extend_from_slice(&sport.to_be_bytes());
-    p.extend_from_slice(&dport.to_be_bytes());
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(&ack.to_be_bytes());
-    p.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    p.extend_from_slice(payload);
-    let mut pseudo = 0u32;
-    for chunk in [&src.octets()[..], &dst.octets()[..]] {
-        pseudo += u32::from(u16::from_be_bytes([chunk[0], chunk[1]]));
-        pseudo += u32::from(u16::from_be_bytes([chunk[2], chunk[3]]));
-    }
-    pseudo += 6 + tcp_len as u32;
-    let tcp_sum = checksum(&p[20..], pseudo);
-    p[36..38].copy_from_slice(&tcp_sum.to_be_bytes());
-    p
+    let mut tcp = Vec::with_capacity(20 + payload.len());
+    tcp.extend_from_slice(&sport.to_be_bytes());
+    tcp.extend_from_slice(&dport.to_be_bytes());
+    tcp.extend_from_slice(&seq.to_be_bytes());
+    tcp.extend_from_slice(&ack.to_be_bytes());
+    // Data offset 5 words, window 65535, checksum filled below.
+    tcp.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    tcp.extend_from_slice(payload);
+    let sum = checksum(&tcp, pseudo_header(src, dst, PROTO_TCP, tcp.len()));
+    tcp[16..18].copy_from_slice(&sum.to_be_bytes());
+    ipv4(src, dst, PROTO_TCP, &tcp)
 }
 
 fn ipv4_udp(
@@ -295,34 +276,46 @@ fn ipv4_udp(
     payload: &[u8],
 ) -> Vec<u8> {
     let udp_len = 8 + payload.len();
-    let total = 20 + udp_len;
+    let mut udp = Vec::with_capacity(udp_len);
+    udp.extend_from_slice(&sport.to_be_bytes());
+    udp.extend_from_slice(&dport.to_be_bytes());
+    udp.extend_from_slice(&(udp_len as u16).to_be_bytes());
+    udp.extend_from_slice(&[0, 0]);
+    udp.extend_from_slice(payload);
+    // A computed zero is sent as all ones: zero means "no checksum" in UDP over IPv4.
+    let sum = match checksum(&udp, pseudo_header(src, dst, PROTO_UDP, udp_len)) {
+        0 => 0xffff,
+        s => s,
+    };
+    udp[6..8].copy_from_slice(&sum.to_be_bytes());
+    ipv4(src, dst, PROTO_UDP, &udp)
+}
+
+/// `segment` (a transport header and its payload) behind an IPv4 header: IHL 5, DF,
+/// TTL 64.
+fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, segment: &[u8]) -> Vec<u8> {
+    let total = 20 + segment.len();
     let mut p = Vec::with_capacity(total);
-    // IPv4 header: version 4, IHL 5, DF, TTL 64, protocol 17 (UDP).
     p.extend_from_slice(&[0x45, 0]);
     p.extend_from_slice(&(total as u16).to_be_bytes());
-    p.extend_from_slice(&[0, 0, 0x40, 0, 64, 17, 0, 0]);
+    p.extend_from_slice(&[0, 0, 0x40, 0, 64, protocol, 0, 0]);
     p.extend_from_slice(&src.octets());
     p.extend_from_slice(&dst.octets());
     let ip_sum = checksum(&p[..20], 0);
     p[10..12].copy_from_slice(&ip_sum.to_be_bytes());
-    p.extend_from_slice(&sport.to_be_bytes());
-    p.extend_from_slice(&dport.to_be_bytes());
-    p.extend_from_slice(&(udp_len as u16).to_be_bytes());
-    p.extend_from_slice(&[0, 0]);
-    p.extend_from_slice(payload);
-    let mut pseudo = 0u32;
-    for chunk in [&src.octets()[..], &dst.octets()[..]] {
-        pseudo += u32::from(u16::from_be_bytes([chunk[0], chunk[1]]));
-        pseudo += u32::from(u16::from_be_bytes([chunk[2], chunk[3]]));
-    }
-    pseudo += 17 + udp_len as u32;
-    // A computed zero is sent as all ones: zero means "no checksum" in UDP over IPv4.
-    let sum = match checksum(&p[20..], pseudo) {
-        0 => 0xffff,
-        s => s,
-    };
-    p[26..28].copy_from_slice(&sum.to_be_bytes());
+    p.extend_from_slice(segment);
     p
+}
+
+/// The partial sum of the IPv4 pseudo-header a TCP or UDP checksum covers.
+fn pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, len: usize) -> u32 {
+    let words = [src.octets(), dst.octets()].into_iter().flat_map(|o| {
+        [
+            u16::from_be_bytes([o[0], o[1]]),
+            u16::from_be_bytes([o[2], o[3]]),
+        ]
+    });
+    words.map(u32::from).sum::<u32>() + u32::from(protocol) + len as u32
 }
 
 /// The Internet checksum (RFC 1071) of `data`, starting from a partial sum.
