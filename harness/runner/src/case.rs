@@ -86,6 +86,9 @@ pub struct Control {
     /// What the mutated peer does wrong, in a sentence.
     pub what: String,
     pub rules: Arc<dyn Fn() -> Vec<Rule> + Send + Sync>,
+    /// The service the interposer stands in front of, where a test uses several
+    /// ([`TestCase::over`]); `None` for the test's first (or the suite's protocol).
+    pub service: Option<&'static str>,
 }
 
 impl Control {
@@ -96,13 +99,23 @@ impl Control {
         Control {
             what: what.into(),
             rules: Arc::new(rules),
+            service: None,
         }
+    }
+
+    /// Puts the interposer in front of `service` (a protocol the target serves).
+    pub fn on(mut self, service: &'static str) -> Self {
+        self.service = Some(service);
+        self
     }
 }
 
 impl fmt::Debug for Control {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Control").field("what", &self.what).finish()
+        f.debug_struct("Control")
+            .field("what", &self.what)
+            .field("service", &self.service)
+            .finish()
     }
 }
 
@@ -118,6 +131,10 @@ pub struct TestCase {
     pub covers: Vec<SpecRef>,
     /// Capabilities the target must declare, else the test is skipped.
     pub needs: Vec<&'static str>,
+    /// The services (protocols the target serves) the test connects to, when they are
+    /// not just its suite's protocol: a test across protocols is skipped on a target
+    /// that lacks one of them.
+    pub services: Vec<&'static str>,
     pub tags: Vec<&'static str>,
     /// An upper bound derived from the protocol's own constants; the runner turns an
     /// overrun into an error (the test itself decides fail vs pass on protocol deadlines).
@@ -154,6 +171,7 @@ impl TestCase {
             title: title.into(),
             covers: Vec::new(),
             needs: Vec::new(),
+            services: Vec::new(),
             tags: Vec::new(),
             timeout: Duration::from_secs(10),
             isolation: Isolation::Shared,
@@ -170,6 +188,30 @@ impl TestCase {
     pub fn needs(mut self, caps: &[&'static str]) -> Self {
         self.needs.extend_from_slice(caps);
         self
+    }
+
+    /// The test connects to these services instead of its suite's protocol.
+    pub fn over(mut self, services: &[&'static str]) -> Self {
+        self.services.extend_from_slice(services);
+        self
+    }
+
+    /// The services the test connects to: its own list, else its suite's protocol.
+    pub fn services_or<'a>(&'a self, suite_protocol: &'a str) -> Vec<&'a str> {
+        if self.services.is_empty() {
+            vec![suite_protocol]
+        } else {
+            self.services.clone()
+        }
+    }
+
+    /// The service a control run puts the interposer in front of.
+    pub fn interposed_service<'a>(&'a self, suite_protocol: &'a str) -> &'a str {
+        self.control
+            .as_ref()
+            .and_then(|c| c.service)
+            .or_else(|| self.services.first().copied())
+            .unwrap_or(suite_protocol)
     }
 
     pub fn tags(mut self, tags: &[&'static str]) -> Self {

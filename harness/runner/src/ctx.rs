@@ -88,7 +88,7 @@ impl Ctx {
     /// Opens a recorded TCP connection to the target's `protocol` service.
     pub async fn connect(&self, protocol: &str) -> Result<RecordedTcp, Failure> {
         let addr = self.endpoint(protocol)?;
-        RecordedTcp::connect(addr, &self.inner.recorder, self.inner.well_known_port)
+        RecordedTcp::connect(addr, &self.inner.recorder, self.well_known_port(protocol))
             .await
             .map_err(|e| Failure::error(format!("cannot connect to {protocol} at {addr}: {e}")))
     }
@@ -96,13 +96,19 @@ impl Ctx {
     /// Opens a recorded UDP socket connected to the target's `protocol` service.
     pub async fn udp(&self, protocol: &str) -> Result<RecordedUdp, Failure> {
         let addr = self.endpoint(protocol)?;
-        RecordedUdp::connect(addr, &self.inner.recorder, self.inner.well_known_port)
+        RecordedUdp::connect(addr, &self.inner.recorder, self.well_known_port(protocol))
             .await
             .map_err(|e| {
                 Failure::error(format!(
                     "cannot open a UDP socket to {protocol} at {addr}: {e}"
                 ))
             })
+    }
+
+    /// The port traces give `protocol`'s streams: its IANA port where hilt knows one,
+    /// else the suite's.
+    fn well_known_port(&self, protocol: &str) -> Option<u16> {
+        hilt_wire::well_known_port(protocol).or(self.inner.well_known_port)
     }
 
     /// A name unique to this test attempt, at most 23 characters of `[0-9a-zA-Z]`

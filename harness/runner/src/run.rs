@@ -320,11 +320,14 @@ async fn run_case(
         });
         r
     };
-    let applies = match suite.under_test {
-        UnderTest::Server => target.file.serves.contains_key(suite.protocol),
-        UnderTest::Client => target.file.drives(suite.protocol),
+    let lacking = match suite.under_test {
+        UnderTest::Server => case
+            .services_or(suite.protocol)
+            .into_iter()
+            .find(|p| !target.file.serves.contains_key(*p)),
+        UnderTest::Client => (!target.file.drives(suite.protocol)).then_some(suite.protocol),
     };
-    if !applies {
+    if let Some(protocol) = lacking {
         let what = match suite.under_test {
             UnderTest::Server => "serve",
             UnderTest::Client => "speak, as a device under test,",
@@ -333,7 +336,7 @@ async fn run_case(
             name,
             case,
             Verdict::Skip,
-            format!("target does not {what} {}", suite.protocol),
+            format!("target does not {what} {protocol}"),
         ));
     }
     if let Some(missing) = target.file.capabilities.first_missing(&case.needs) {
@@ -421,15 +424,17 @@ async fn attempt_once(
     let recorder = Recorder::new();
     let started = now();
     let mut endpoints = target.endpoints.clone();
-    // In a control run, the suite's endpoint is replaced by an interposer applying the
-    // control's faults in front of the real target: a TCP relay, or a datagram relay
-    // for suites over UDP. The handles are held until the test ends.
+    // In a control run, the endpoint of the test's (interposed) service is replaced by
+    // an interposer applying the control's faults in front of the real target: a TCP
+    // relay, or a datagram relay for suites over UDP. The handles are held until the
+    // test ends.
     let mut interposer = None;
     let mut udp_interposer = None;
+    let interposed = case.interposed_service(suite.protocol);
+    let interposed_port = hilt_wire::well_known_port(interposed).or(suite.well_known_port);
     if cfg.controls
         && suite.under_test == UnderTest::Server
-        && let (Some(control), Some(upstream)) =
-            (&case.control, target.endpoints.get(suite.protocol))
+        && let (Some(control), Some(upstream)) = (&case.control, target.endpoints.get(interposed))
     {
         let listen = "127.0.0.1:0".parse().expect("literal address");
         let started = match suite.transport {
@@ -439,7 +444,7 @@ async fn attempt_once(
                 Arc::clone(&suite.framer),
                 (control.rules)(),
                 None,
-                suite.well_known_port,
+                interposed_port,
             )
             .await
             .map(|h| {
@@ -453,7 +458,7 @@ async fn attempt_once(
                 Arc::clone(&suite.framer),
                 (control.rules)(),
                 None,
-                suite.well_known_port,
+                interposed_port,
             )
             .await
             .map(|h| {
@@ -464,7 +469,7 @@ async fn attempt_once(
         };
         match started {
             Ok(addr) => {
-                endpoints.insert(suite.protocol.to_owned(), addr);
+                endpoints.insert(interposed.to_owned(), addr);
             }
             Err(e) => {
                 let mut r = unrun(

@@ -10,6 +10,19 @@ pub mod coap;
 pub mod framing;
 pub mod mqtt;
 pub mod rpl;
+pub mod sniff;
 pub mod stomp;
 
 pub use framing::{Decoded, FrameMeta, Framer, FramerFactory};
+
+/// IANA's port for a protocol by the name target files serve it under (`mqtt`, `stomp`,
+/// `amqp`, `coap`), written into traces so Wireshark dissects each stream.
+pub fn well_known_port(protocol: &str) -> Option<u16> {
+    match protocol {
+        "mqtt" => Some(mqtt::MQTT_PORT),
+        "stomp" => Some(stomp::STOMP_PORT),
+        "amqp" => Some(amqp091::AMQP_PORT),
+        "coap" => Some(coap::COAP_PORT),
+        _ => None,
+    }
+}

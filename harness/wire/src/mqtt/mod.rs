@@ -30,6 +30,9 @@ mod unsuback;
 mod unsubscribe;
 pub mod varint;
 
+/// IANA's port for MQTT over TCP, written into traces for Wireshark.
+pub const MQTT_PORT: u16 = 1883;
+
 pub use acks::Ack;
 pub use auth::Auth;
 pub use client::{Client, ClientConfig, ClientEvent, ClientState, Delivery};
