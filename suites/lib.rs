@@ -6,6 +6,7 @@ pub mod coap;
 pub mod coap_client;
 pub mod manifest;
 pub mod mqtt;
+pub mod patterns;
 pub mod stomp;
 
 use std::collections::BTreeSet;
@@ -22,6 +23,7 @@ pub fn registry() -> Registry {
         coap_client::suite(),
         amqp091::suite(),
         stomp::suite(),
+        patterns::suite(),
     ])
 }
 

@@ -66,6 +66,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("spec/coap-td.yaml", include_str!("spec/coap-td.yaml")),
     ("spec/stomp-1.2.yaml", include_str!("spec/stomp-1.2.yaml")),
     ("spec/amqp-0-9-1.yaml", include_str!("spec/amqp-0-9-1.yaml")),
+    ("spec/patterns.yaml", include_str!("spec/patterns.yaml")),
 ];
 
 /// All manifests. They are compiled in and checked by the tests, so a parse failure

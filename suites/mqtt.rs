@@ -13,7 +13,7 @@ mod retain;
 mod session_state;
 mod subscribe;
 mod topics;
-mod v5_features;
+pub(crate) mod v5_features;
 mod v5_limits;
 mod v5_messages;
 mod v5_subscriptions;
@@ -27,8 +27,7 @@ use hilt_runner::{Suite, TestCase};
 use hilt_wire::mqtt::{MqttFramer, Version};
 
 pub const SUITE: &str = "mqtt";
-/// IANA's port for MQTT over TCP, written into traces for Wireshark.
-pub const MQTT_PORT: u16 = 1883;
+pub use hilt_wire::mqtt::MQTT_PORT;
 
 /// A statement of MQTT 5.0.
 pub const fn v5(id: &'static str) -> SpecRef {

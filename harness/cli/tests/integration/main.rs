@@ -11,6 +11,7 @@ mod coap_client;
 mod coap_codec;
 mod faults;
 mod mqtt_brokers;
+mod patterns;
 mod rpl;
 mod stomp;
 mod support;

@@ -102,6 +102,7 @@ fn activemq_deviations_are_listed_with_evidence() {
     let out = dir.path().join("activemq");
     let run = run_suite("mqtt", "activemq", &out, &["--retries", "1"]);
     run.assert_conforms_or_listed("mqtt");
+    run.assert_every_result_has_a_pcap(&out);
     let count = |v: Verdict| {
         run.results
             .results

@@ -141,9 +141,15 @@ impl SuiteRun {
         }
     }
 
-    /// Every result left a pcapng of its traffic in the run folder `out`.
+    /// Every result left a pcapng of its traffic in the run folder `out`, but skipped
+    /// tests, which sent nothing.
     pub fn assert_every_result_has_a_pcap(&self, out: &Path) {
-        for t in &self.results.results {
+        for t in self
+            .results
+            .results
+            .iter()
+            .filter(|t| t.verdict != Verdict::Skip)
+        {
             let pcap = t
                 .pcap
                 .as_ref()
@@ -154,15 +160,16 @@ impl SuiteRun {
 
     /// A `--controls` run: every test failed against the peer that breaks its rule,
     /// naming the rule and carrying the traffic behind it, and hilt exited 0. A test
-    /// skipped for a capability the target does not declare never ran: there was
-    /// nothing of the target's to mutate.
+    /// skipped for a capability the target does not declare, or for a protocol it does
+    /// not serve, never ran: there was nothing of the target's to mutate.
     pub fn assert_every_control_fails(&self, suite: &str) {
         assert!(self.results.controls, "a --controls run");
         let unserved = |t: &TestResult| {
             t.verdict == Verdict::Skip
-                && t.message
-                    .as_deref()
-                    .is_some_and(|m| m.starts_with("target does not declare capability"))
+                && t.message.as_deref().is_some_and(|m| {
+                    m.starts_with("target does not declare capability")
+                        || m.starts_with("target does not serve")
+                })
         };
         let cannot_fail: Vec<String> = self
             .results
