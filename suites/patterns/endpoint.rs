@@ -135,7 +135,8 @@ pub enum Got {
 pub enum Client {
     Mqtt { s: MqttSession, next_id: u16 },
     Stomp { s: StompSession, next_id: u32 },
-    Amqp { s: AmqpSession, ch: u16 },
+    // Boxed: the AMQP client core is twice the size of the others.
+    Amqp { s: Box<AmqpSession>, ch: u16 },
 }
 
 impl Client {
@@ -150,7 +151,7 @@ impl Client {
             },
             Proto::Amqp => {
                 let (s, ch) = AmqpSession::with_channel(ctx).await?;
-                Client::Amqp { s, ch }
+                Client::Amqp { s: Box::new(s), ch }
             }
         })
     }
