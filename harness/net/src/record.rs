@@ -92,7 +92,7 @@ impl Recorder {
         self.open_with(tester, peer, well_known_port, Transport::Udp)
     }
 
-    fn open_with(
+    pub(crate) fn open_with(
         &self,
         tester: SocketAddr,
         peer: SocketAddr,

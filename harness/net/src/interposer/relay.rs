@@ -2,19 +2,21 @@
 //! (or datagram session) read, and the handle that controls a running interposer.
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use hilt_wire::FramerFactory;
+use hilt_core::Direction;
+use hilt_wire::{FrameMeta, FramerFactory};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-use super::engine::RuleSet;
+use super::engine::{Outcome, RuleSet, Taken};
 use super::event::{ConnLegs, LogEvent};
 use super::rule::Rule;
-use super::stats::{Stats, StatsCells};
+use super::stats::{Stats, StatsCells, bump};
 use crate::Recorder;
+use crate::record::Transport;
 
 /// Log entries buffered for live readers.
 const LOG_CAPACITY: usize = 4096;
@@ -68,6 +70,69 @@ impl Shared {
 
     pub fn logging(&self) -> bool {
         self.log.receiver_count() > 0
+    }
+
+    /// Numbers a new connection (UDP: session) and counts it. Its legs are opened
+    /// once its upstream side exists ([`Self::open_legs`]).
+    pub fn next_conn(&self) -> u32 {
+        bump(&self.stats.connections, 1);
+        self.next_conn.fetch_add(1, Relaxed)
+    }
+
+    /// Opens connection `conn`'s two legs in the recorder (the client's, and the one
+    /// from `mine`, the interposer's own upstream address, to the server), lists them
+    /// for [`Handle::connections`] and logs the opening.
+    pub fn open_legs(
+        &self,
+        conn: u32,
+        client: SocketAddr,
+        mine: SocketAddr,
+        transport: Transport,
+    ) -> ConnLegs {
+        let wk = self.well_known_port;
+        let open = |from, to| {
+            self.recorder
+                .as_ref()
+                .map(|r| r.open_with(from, to, wk, transport))
+        };
+        let legs = ConnLegs {
+            conn,
+            client,
+            client_leg: open(client, self.local),
+            upstream_leg: open(mine, self.upstream),
+        };
+        lock(&self.conns).push(legs);
+        self.emit(|| LogEvent::Opened {
+            at: self.at(),
+            legs,
+        });
+        legs
+    }
+
+    /// Counts what the rules did with one frame going `way` on connection `conn`, and
+    /// logs it.
+    pub fn judged(&self, conn: u32, way: Direction, len: usize, meta: FrameMeta, out: &Outcome) {
+        let cells = self.stats.dir(way);
+        bump(&cells.frames, 1);
+        bump(&cells.dropped, u64::from(!out.forwarded()));
+        bump(&cells.mutated, u64::from(out.mutated()));
+        for t in &out.taken {
+            match t {
+                Taken::Duplicated => bump(&cells.duplicated, 1),
+                Taken::Delayed(_) => bump(&cells.delayed, 1),
+                Taken::Held => bump(&cells.reordered, 1),
+                Taken::InjectedBefore(_) | Taken::InjectedAfter(_) => bump(&cells.injected, 1),
+                _ => {}
+            }
+        }
+        self.emit(|| LogEvent::Frame {
+            at: self.at(),
+            conn,
+            dir: way,
+            len,
+            meta,
+            taken: out.taken.clone(),
+        });
     }
 
     /// Sends a log entry, built only when someone listens.

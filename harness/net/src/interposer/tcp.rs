@@ -25,6 +25,7 @@ use super::relay::{Handle, Shared, lock};
 use super::rule::{CloseKind, Rule};
 use super::stats::bump;
 use crate::Recorder;
+use crate::record::Transport;
 
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 64 * 1024;
@@ -146,8 +147,7 @@ fn side_of_source(way: Direction) -> &'static str {
 }
 
 async fn relay(shared: Arc<Shared>, client: TcpStream, client_addr: SocketAddr) {
-    let conn = shared.next_conn.fetch_add(1, Relaxed);
-    bump(&shared.stats.connections, 1);
+    let conn = shared.next_conn();
     let server =
         match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(shared.upstream)).await {
             Ok(Ok(s)) => s,
@@ -158,30 +158,10 @@ async fn relay(shared: Arc<Shared>, client: TcpStream, client_addr: SocketAddr) 
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
 
-    let (client_leg, upstream_leg) = match &shared.recorder {
-        Some(r) => {
-            let wk = shared.well_known_port;
-            let mine = server
-                .local_addr()
-                .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-            (
-                Some(r.open(client_addr, shared.local, wk)),
-                Some(r.open(mine, shared.upstream, wk)),
-            )
-        }
-        None => (None, None),
-    };
-    let legs = ConnLegs {
-        conn,
-        client: client_addr,
-        client_leg,
-        upstream_leg,
-    };
-    lock(&shared.conns).push(legs);
-    shared.emit(|| LogEvent::Opened {
-        at: shared.at(),
-        legs,
-    });
+    let mine = server
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let legs = shared.open_legs(conn, client_addr, mine, Transport::Tcp);
 
     let framers = [
         Mutex::new((shared.framers)()),
@@ -445,31 +425,11 @@ impl Conn {
         let rules = lock(&self.shared.rules).clone();
         let out = engine.on_frame(&rules, frame, &meta);
 
-        let cells = self.shared.stats.dir(way);
-        bump(&cells.frames, 1);
-        bump(&cells.dropped, u64::from(!out.forwarded()));
-        bump(&cells.mutated, u64::from(out.mutated()));
-        for t in &out.taken {
-            use super::engine::Taken as T;
-            match t {
-                T::Duplicated => bump(&cells.duplicated, 1),
-                T::Delayed(_) => bump(&cells.delayed, 1),
-                T::Held => bump(&cells.reordered, 1),
-                T::InjectedBefore(_) | T::InjectedAfter(_) => bump(&cells.injected, 1),
-                _ => {}
-            }
-        }
         if !out.taken.is_empty() {
             tracing::debug!(conn = self.legs.conn, ?way, kind = meta.kind, taken = ?out.taken, "fault");
         }
-        self.shared.emit(|| LogEvent::Frame {
-            at: self.shared.at(),
-            conn: self.legs.conn,
-            dir: way,
-            len: frame.len(),
-            meta,
-            taken: out.taken.clone(),
-        });
+        self.shared
+            .judged(self.legs.conn, way, frame.len(), meta, &out);
 
         self.queue(tx, out.emits).await;
         match out.halt {

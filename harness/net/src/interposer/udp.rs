@@ -22,11 +22,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::engine::{DirEngine, Emit, Halt};
-use super::event::{ConnLegs, LogEvent};
+use super::event::ConnLegs;
 use super::relay::{Handle, Shared, lock};
 use super::rule::Rule;
 use super::stats::bump;
 use crate::Recorder;
+use crate::record::Transport;
 use crate::udp::{MAX_DATAGRAM, recv_stamped, stamp_arrivals};
 
 /// Datagrams queued per direction of a session before the reader waits.
@@ -123,28 +124,8 @@ async fn open_session(
     upstream.connect(shared.upstream).await?;
     stamp_arrivals(&upstream)?;
     let mine = upstream.local_addr()?;
-    let conn = shared.next_conn.fetch_add(1, Relaxed);
-    bump(&shared.stats.connections, 1);
-    let (client_leg, upstream_leg) = match &shared.recorder {
-        Some(r) => (
-            Some(r.open_udp(client, shared.local, shared.well_known_port)),
-            Some(r.open_udp(mine, shared.upstream, shared.well_known_port)),
-        ),
-        None => (None, None),
-    };
-    let legs = ConnLegs {
-        conn,
-        client,
-        client_leg,
-        upstream_leg,
-    };
-    lock(&shared.conns).push(legs);
-    if shared.log.receiver_count() > 0 {
-        let _ = shared.log.send(LogEvent::Opened {
-            at: shared.origin.elapsed(),
-            legs,
-        });
-    }
+    let conn = shared.next_conn();
+    let legs = shared.open_legs(conn, client, mine, Transport::Udp);
     let (ts_tx, ts_rx) = mpsc::channel(QUEUE);
     let (tc_tx, tc_rx) = mpsc::channel(QUEUE);
     let session = Arc::new(Session {
@@ -240,29 +221,8 @@ impl Session {
             }
             engine.on_frame(&rules, datagram, &meta)
         };
-        bump(&cells.frames, 1);
-        bump(&cells.dropped, u64::from(!out.forwarded()));
-        bump(&cells.mutated, u64::from(out.mutated()));
-        for t in &out.taken {
-            use super::engine::Taken as T;
-            match t {
-                T::Duplicated => bump(&cells.duplicated, 1),
-                T::Delayed(_) => bump(&cells.delayed, 1),
-                T::Held => bump(&cells.reordered, 1),
-                T::InjectedBefore(_) | T::InjectedAfter(_) => bump(&cells.injected, 1),
-                _ => {}
-            }
-        }
-        if self.shared.log.receiver_count() > 0 {
-            let _ = self.shared.log.send(LogEvent::Frame {
-                at: self.shared.origin.elapsed(),
-                conn: self.legs.conn,
-                dir: way,
-                len: datagram.len(),
-                meta,
-                taken: out.taken.clone(),
-            });
-        }
+        self.shared
+            .judged(self.legs.conn, way, datagram.len(), meta, &out);
         let now = tokio::time::Instant::from_std(arrived);
         for Emit { bytes, delay, .. } in out.emits {
             let not_before = (!delay.is_zero()).then(|| now + delay);
