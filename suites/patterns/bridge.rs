@@ -2,15 +2,19 @@
 //! subscriber of the same topic in another, its payload byte for byte and its headers
 //! as the broker documents the mapping.
 //!
-//! - RabbitMQ: MQTT topics are routing keys on `amq.topic` with `/` turned into `.`
-//!   (rabbitmq.com/mqtt.html, "Implementation"); a STOMP `/topic/K` is routing key K on
-//!   `amq.topic`; STOMP headers map to AMQP 0-9-1 properties of the same name
-//!   (`content-type`, `correlation-id`, `reply-to`…) and any other header to an entry of
-//!   the headers table, both ways (rabbitmq.com/stomp.html, "Message properties").
+//! - RabbitMQ: MQTT topics are routing keys on `amq.topic`, MQTT's `/` separators turned
+//!   into AMQP's `.` (rabbitmq.com/mqtt.html, "How it Works"); a STOMP SEND to
+//!   `/topic/K` publishes to `amq.topic` with routing key K, and a SUBSCRIBE binds a
+//!   queue there with K (rabbitmq.com/stomp.html, "Topic Destinations"); SEND headers
+//!   named like AMQP 0-9-1 properties (`content-type`, `correlation-id`, `reply-to`…)
+//!   set those properties, and MESSAGE frames carry them back as headers ("Protocol
+//!   Extensions and Restrictions", "Queue Properties"); other headers travel in the
+//!   headers table.
 //! - ActiveMQ: an MQTT topic is the JMS topic with `/` turned into `.`, which STOMP names
-//!   `/topic/…` (activemq.apache.org/mqtt, "Topic names"); a STOMP SEND with a
-//!   content-length is a BytesMessage, delivered to MQTT as its bytes
-//!   (activemq.apache.org/stomp, "Working with JMS text/bytes messages").
+//!   `/topic/…` (activemq.apache.org/mqtt, the mapping of MQTT topic names and
+//!   wildcards); a STOMP SEND with a content-length is a BytesMessage, delivered to MQTT
+//!   as its bytes (activemq.apache.org/stomp, "Working with JMS Text/Bytes Messages and
+//!   Stomp").
 //!
 //! MQTT 3.1.1 has no headers: across it only the payload is judged. Between STOMP and
 //! AMQP 0-9-1 the content type and an application header must come through.

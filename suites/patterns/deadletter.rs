@@ -8,7 +8,9 @@
 //!   and `x-dead-letter-routing-key` (and `x-message-ttl`, `x-max-length`); the reason
 //!   is the `x-first-death-reason` header (`rejected`, `expired`, `maxlen`);
 //! - STOMP, `stomp.dead-letter.queue-arguments` (RabbitMQ): the same queue arguments as
-//!   SUBSCRIBE headers, the dead-letter queue bound to `amq.direct`;
+//!   SUBSCRIBE and SEND headers (rabbitmq.com/stomp.html, "Optional Queue Properties"),
+//!   the dead-letter queue bound to `amq.direct`; a NACK with `requeue:false` discards or
+//!   dead-letters ("ACK and NACK": the default is to requeue);
 //! - STOMP, `stomp.dead-letter.dlq-prefix` (ActiveMQ with an individual dead-letter
 //!   strategy): the dead-letter queue of `/queue/Q` is `/queue/DLQ.Q`; a NACK is a
 //!   poison acknowledgement, and `expires` (an absolute time in milliseconds) expires.
