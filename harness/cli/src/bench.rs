@@ -17,6 +17,9 @@ use crate::exit::{ExitCode, usage};
 use crate::locate;
 use crate::run::{environment, run_id};
 
+/// The launch profile of a target that benchmarks use, when the target has one.
+pub(crate) const BENCH_PROFILE: &str = "bench";
+
 pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(g) = &args.generate {
         return crate::efficiency::generate(g).await;
@@ -108,6 +111,11 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 .environment
                 .insert(format!("version.{}", tb.target.name), v.clone());
         }
+        if file.with_profile(BENCH_PROFILE).is_some() {
+            results
+                .environment
+                .insert(format!("profile.{}", tb.target.name), BENCH_PROFILE.into());
+        }
         results.targets.push(tb);
         // Written after every target, so an interrupted sweep keeps what finished.
         results.finished = hilt_runner::run::now();
@@ -145,6 +153,22 @@ pub(crate) fn run_folder(args: &BenchArgs, prefix: &str, run_id: &str) -> anyhow
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("failed to create the run folder {}", dir.display()))?;
     Ok(dir.canonicalize().unwrap_or(dir))
+}
+
+/// Launches `file` under its `bench` profile where it has one (a broker that does not log
+/// every message); conformance runs keep the base launch.
+pub(crate) async fn launch_for_bench(
+    file: &hilt_core::target::TargetFile,
+    opts: &LaunchOptions,
+) -> Result<hilt_peers::Running, hilt_peers::LaunchError> {
+    let profiled = file.with_profile(BENCH_PROFILE);
+    let how = if profiled.is_some() {
+        " (its bench profile)"
+    } else {
+        ""
+    };
+    eprintln!("hilt bench: starting {}{how}", file.name);
+    hilt_peers::launch(profiled.as_ref().unwrap_or(file), opts).await
 }
 
 /// One run at one rate, with its live progress line.
@@ -211,8 +235,7 @@ async fn bench_target(
         ..TargetInfo::default()
     };
     let opts = LaunchOptions::new(run_dir, format!("bench-{}", file.name)).with_backend(backend);
-    eprintln!("hilt bench: starting {}", file.name);
-    let mut running = match hilt_peers::launch(file, &opts).await {
+    let mut running = match launch_for_bench(file, &opts).await {
         Ok(r) => r,
         Err(e) => return failed(named, format!("failed to {e}")),
     };

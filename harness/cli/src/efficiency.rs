@@ -105,8 +105,7 @@ pub async fn compare(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     drop(sink);
     for file in &targets {
         let opts = LaunchOptions::new(&run_dir, format!("efficiency-{}", file.name));
-        eprintln!("hilt bench: starting {}", file.name);
-        let running = match hilt_peers::launch(file, &opts).await {
+        let running = match crate::bench::launch_for_bench(file, &opts).await {
             Ok(r) => r,
             Err(e) => {
                 errors.push(format!("{}: failed to {e}", file.name));

@@ -143,6 +143,31 @@ pub struct ProcessLaunch {
     /// A command that prints the version; the first line matching `version_regex` wins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<VersionProbe>,
+    /// Variations of this launch by name (`bench`), chosen with [`TargetFile::with_profile`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub profiles: BTreeMap<String, LaunchProfile>,
+}
+
+/// A variation of a launch for one kind of run, laid over the base: its files replace
+/// the base's files of the same path (or add to them), its environment entries likewise.
+/// A benchmark, for instance, needs a broker that does not log every message, while a
+/// conformance run keeps those logs as evidence.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaunchProfile {
+    /// What differs from the base launch, and why.
+    pub description: String,
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl LaunchProfile {
+    fn apply(&self, files: &mut BTreeMap<String, String>, env: &mut BTreeMap<String, String>) {
+        files.extend(self.files.clone());
+        env.extend(self.env.clone());
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,6 +207,9 @@ pub struct ContainerLaunch {
     /// A line of the container's log that means it is ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready_log: Option<String>,
+    /// Variations of this launch by name, as for the process backend.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub profiles: BTreeMap<String, LaunchProfile>,
 }
 
 /// Timing facts of a target that tests derive their deadlines from.
@@ -274,6 +302,26 @@ impl TargetFile {
         Ok(())
     }
 
+    /// The target as launched under profile `name` (each backend's profile of that name
+    /// laid over its base), or `None` when no backend has such a profile.
+    pub fn with_profile(&self, name: &str) -> Option<TargetFile> {
+        let mut t = self.clone();
+        let mut found = false;
+        if let Some(p) = &mut t.launch.process
+            && let Some(profile) = p.profiles.get(name)
+        {
+            profile.apply(&mut p.files, &mut p.env);
+            found = true;
+        }
+        if let Some(c) = &mut t.launch.container
+            && let Some(profile) = c.profiles.get(name)
+        {
+            profile.apply(&mut c.files, &mut c.env);
+            found = true;
+        }
+        found.then_some(t)
+    }
+
     /// Whether the target speaks `protocol` as a client under test.
     pub fn drives(&self, protocol: &str) -> bool {
         self.device
@@ -317,5 +365,25 @@ mod test {
         let e = parse("name: d\nserves: {coap: {port: coap}}\ndevice: {speaks: {coap: []}}\n")
             .unwrap_err();
         assert!(e.contains("launch"), "{e}");
+    }
+
+    #[test]
+    fn a_profile_replaces_and_adds_files_and_env() {
+        let t = parse(
+            "name: b\nlaunch:\n  process:\n    program: b\n    env: {A: \"1\", B: \"2\"}\n\
+             \x20   files: {b.conf: base, log.conf: all}\n    profiles:\n      bench:\n\
+             \x20       description: quiet\n        files: {log.conf: none, extra.conf: x}\n\
+             \x20       env: {B: \"3\"}\n",
+        )
+        .unwrap();
+        assert!(t.with_profile("other").is_none());
+        let bench = t.with_profile("bench").unwrap();
+        let p = bench.launch.process.unwrap();
+        assert_eq!(p.files["b.conf"], "base");
+        assert_eq!(p.files["log.conf"], "none");
+        assert_eq!(p.files["extra.conf"], "x");
+        assert_eq!((p.env["A"].as_str(), p.env["B"].as_str()), ("1", "3"));
+        let base = t.launch.process.unwrap();
+        assert_eq!(base.files["log.conf"], "all", "the base is left as it was");
     }
 }

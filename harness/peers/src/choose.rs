@@ -111,6 +111,7 @@ mod test {
                 env: BTreeMap::new(),
                 files: BTreeMap::new(),
                 ready_log: None,
+                profiles: BTreeMap::new(),
             }),
             external: external.then(|| [("mqtt".into(), "127.0.0.1:1".into())].into()),
         };

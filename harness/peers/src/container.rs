@@ -366,6 +366,7 @@ mod test {
             )]
             .into(),
             ready_log: Some("running".into()),
+            profiles: BTreeMap::new(),
         };
         let p = plan(&c, "t1", &[("mqtt".to_owned(), 40001)].into()).unwrap();
         assert_eq!(p.image, "eclipse-mosquitto");
@@ -386,6 +387,7 @@ mod test {
             env: [("A".to_owned(), "{port.nope}".to_owned())].into(),
             files: BTreeMap::new(),
             ready_log: None,
+            profiles: BTreeMap::new(),
         };
         let hp = [("mqtt".to_owned(), 40001)].into();
         assert!(matches!(

@@ -86,6 +86,19 @@ fn bench_writes_json_intervals_and_html() {
     }
     assert!(r.environment.contains_key("cores"));
     assert!(r.environment.contains_key("kernel"));
+    // Mosquitto ran under its bench profile: no line per message in its log (the
+    // conformance launch logs every packet).
+    assert_eq!(
+        r.environment.get("profile.mosquitto").map(String::as_str),
+        Some("bench")
+    );
+    let log = t.target.logs.first().expect("the broker's log is named");
+    let log = std::fs::read_to_string(dir.path().join("run").join(log)).unwrap();
+    assert!(log.contains("running"), "{log}");
+    assert!(
+        !log.contains("PUBLISH"),
+        "per-message lines in the bench log: {log}"
+    );
     let html = std::fs::read_to_string(dir.path().join("run/bench.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("mosquitto"));
     assert!(html.contains("Latency against throughput") && html.contains("Over time"));
