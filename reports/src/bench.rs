@@ -176,6 +176,8 @@ struct RowView {
     lost: u64,
     duplicates: u64,
     reordered: u64,
+    /// Streams (publisher × delivery group) with loss / duplicates / reordering, of all.
+    flows: String,
     client_cpu: String,
     broker_cpu: String,
     broker_rss: String,
@@ -249,6 +251,13 @@ fn row(r: &RateRun) -> RowView {
         lost: r.counts.lost,
         duplicates: r.counts.duplicates,
         reordered: r.counts.reordered,
+        flows: format!(
+            "{} / {} / {} of {}",
+            r.counts.flows_with_loss,
+            r.counts.flows_with_duplicates,
+            r.counts.flows_with_reordering,
+            r.counts.flows
+        ),
         client_cpu: format!("{:.0}% of {} cores", r.client.cpu_percent, r.client.cores),
         broker_cpu: r
             .broker
@@ -667,6 +676,8 @@ mod test {
                 topology: "p2p".into(),
                 publishers: 1,
                 subscribers: 1,
+                responders: 0,
+                connect_rate: None,
                 qos: 0,
                 payload_bytes: 64,
                 rates: vec![100],

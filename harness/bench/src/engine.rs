@@ -9,6 +9,8 @@
 //! second into the run's totals and the interval log, prints progress, and injects the
 //! workload's pause at its time.
 
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -27,7 +29,7 @@ use crate::hist::{self, Hist};
 use crate::publish::{PubCtx, PubShared, PublishTemplate};
 use crate::schedule::Schedule;
 use crate::seq::SeqTracker;
-use crate::workload::Workload;
+use crate::workload::{Hears, Topology, Workload};
 
 /// Above this send-delay p99 (with publishers not blocked by the target) the generator
 /// did not keep its schedule: the run is flagged client-bound.
@@ -129,6 +131,77 @@ struct SubShared {
     window_received: u64,
 }
 
+impl SubShared {
+    fn new() -> Arc<Mutex<SubShared>> {
+        Arc::new(Mutex::new(SubShared {
+            corrected: hist::new_hist(),
+            raw: hist::new_hist(),
+            received: 0,
+            window_received: 0,
+        }))
+    }
+}
+
+/// Read buffers of all subscribers together stay near this, each within 16–256 KiB.
+const SUB_BUFFERS: usize = 32 * 1024 * 1024;
+/// A subscriber's sequence bitmaps are sized ahead (no growth on the hot path) while
+/// they hold at most this many bits; beyond (a subscriber hearing thousands of
+/// publishers), they grow as numbers arrive.
+const PRESIZED_BITS: u64 = 1 << 24;
+
+/// The run's topic names: each publisher's, the wildcard over them all, the shared
+/// subscription on it, and request-response's reply topics.
+#[derive(Debug, Clone, Copy)]
+struct Topics {
+    run: u32,
+}
+
+impl Topics {
+    fn publish(self, p: u32) -> String {
+        format!("hilt/bench/{:08x}/{p}", self.run)
+    }
+
+    fn reply(self, p: u32) -> String {
+        format!("hilt/bench/{:08x}/reply/{p}", self.run)
+    }
+
+    /// What subscriber `s` subscribes to.
+    fn filters(self, topo: Topology, s: u32) -> Vec<String> {
+        let every = format!("hilt/bench/{:08x}/+", self.run);
+        match topo {
+            Topology::P2p { .. } => vec![self.publish(s)],
+            Topology::FanOut { publishers, .. } => {
+                (0..publishers).map(|p| self.publish(p)).collect()
+            }
+            Topology::FanIn { .. } => vec![every],
+            Topology::Shared { .. } => vec![format!("$share/hilt-{:08x}/{every}", self.run)],
+            Topology::RequestResponse { .. } => vec![self.reply(s)],
+        }
+    }
+}
+
+/// Paces connection set-up at the workload's `connect_rate`.
+struct Ramp {
+    every: Option<Duration>,
+    next: tokio::time::Instant,
+}
+
+impl Ramp {
+    fn new(rate: Option<u32>) -> Ramp {
+        Ramp {
+            every: rate.map(|r| Duration::from_secs_f64(1.0 / f64::from(r.max(1)))),
+            next: tokio::time::Instant::now(),
+        }
+    }
+
+    async fn next(&mut self) {
+        if let Some(every) = self.every {
+            tokio::time::sleep_until(self.next).await;
+            self.next += every;
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Errors {
     count: AtomicU64,
@@ -175,28 +248,41 @@ pub async fn run_rate(
     let qos = w.mqtt_qos();
     let topo = w.topology;
     let run = run_id();
-    let topic = |p: u32| format!("hilt/bench/{run:08x}/{p}");
+    let topics = Topics { run };
     let clock = Clock(Instant::now());
     let errors = Arc::new(Errors::default());
     let stop_subs = Arc::new(AtomicBool::new(false));
     let stop_pubs = Arc::new(AtomicBool::new(false));
 
-    // Subscribers first, so no message is published before someone listens.
+    // Subscribers and responders first, so no message is published before someone
+    // listens; at the workload's connection rate when it ramps.
+    let mut ramp = Ramp::new(w.connect_rate);
     let mut subs = Vec::new();
     for s in 0..topo.subscribers() {
+        ramp.next().await;
         let mut o = crate::mqtt::connect(cfg.addr, version, &format!("hb-{run:08x}-s{s}")).await?;
-        crate::mqtt::subscribe(&mut o.stream, version, &topic(topo.publisher_of(s)), qos).await?;
+        crate::mqtt::subscribe(&mut o.stream, version, &topics.filters(topo, s), qos).await?;
         subs.push(o.stream);
+    }
+    let mut responders = Vec::new();
+    for r in 0..topo.responders() {
+        ramp.next().await;
+        let mut o = crate::mqtt::connect(cfg.addr, version, &format!("hb-{run:08x}-r{r}")).await?;
+        crate::mqtt::subscribe(&mut o.stream, version, &[topics.publish(r)], qos).await?;
+        responders.push(o.stream);
     }
     let mut pubs = Vec::new();
     for p in 0..topo.publishers() {
+        ramp.next().await;
         let o = crate::mqtt::connect(cfg.addr, version, &format!("hb-{run:08x}-p{p}")).await?;
         let std = o.stream.into_std().map_err(|e| e.to_string())?;
         std.set_nonblocking(false).map_err(|e| e.to_string())?;
         pubs.push((std, o.receive_maximum));
     }
 
-    let lead = Duration::from_millis(50).as_nanos() as u64;
+    // Time to start every task and thread before the first message is due.
+    let lead = (Duration::from_millis(50) + Duration::from_micros(200) * topo.connections())
+        .as_nanos() as u64;
     let start = clock.now_ns() + lead;
     let phases = Phases {
         start,
@@ -205,45 +291,65 @@ pub async fn run_rate(
     };
     let schedule = Schedule::new(phases.start, cfg.rate, phases.end - phases.start);
 
-    let sub_shared: Vec<Arc<Mutex<SubShared>>> = (0..subs.len())
-        .map(|_| {
-            Arc::new(Mutex::new(SubShared {
-                corrected: hist::new_hist(),
-                raw: hist::new_hist(),
-                received: 0,
-                window_received: 0,
-            }))
-        })
-        .collect();
+    let sub_shared: Vec<Arc<Mutex<SubShared>>> =
+        (0..subs.len()).map(|_| SubShared::new()).collect();
     let pub_shared: Vec<Arc<Mutex<PubShared>>> = (0..pubs.len())
         .map(|_| Arc::new(Mutex::new(PubShared::new())))
         .collect();
 
+    let header = |p: u32| Header {
+        run: run as u16,
+        publisher: p as u16,
+        seq: 0,
+        sent_ns: 0,
+    };
+    let sub_ctx = |stream, s: u32, hears: Hears, shared, echo| SubCtx {
+        stream,
+        version,
+        run,
+        hears,
+        streams: match hears {
+            Hears::One(_) => 1,
+            Hears::All => topo.publishers(),
+        },
+        clock,
+        phases,
+        schedule,
+        shared,
+        errors: Arc::clone(&errors),
+        stop: Arc::clone(&stop_subs),
+        buffer: (SUB_BUFFERS / topo.connections() as usize).clamp(16 * 1024, 256 * 1024),
+        echo,
+        name: s,
+    };
     let mut sub_tasks = Vec::new();
     for (s, stream) in subs.into_iter().enumerate() {
-        let ctx = SubCtx {
+        let ctx = sub_ctx(
             stream,
-            version,
-            run,
-            publisher: topo.publisher_of(s as u32),
-            clock,
-            phases,
-            schedule,
-            shared: Arc::clone(&sub_shared[s]),
-            errors: Arc::clone(&errors),
-            stop: Arc::clone(&stop_subs),
-            capacity: schedule.total,
-        };
+            s as u32,
+            topo.hears(s as u32),
+            Arc::clone(&sub_shared[s]),
+            None,
+        );
         sub_tasks.push(tokio::spawn(subscriber(ctx)));
+    }
+    // Responders answer each request with the same header on the reply topic; what they
+    // record is not the run's (the requesters' reply readers measure the round trip).
+    let mut responder_tasks = Vec::new();
+    for (r, stream) in responders.into_iter().enumerate() {
+        let r = r as u32;
+        let echo = PublishTemplate::new(
+            version,
+            qos,
+            &topics.reply(r),
+            header(r),
+            w.payload_bytes as usize,
+        );
+        let ctx = sub_ctx(stream, r, Hears::One(r), SubShared::new(), Some(echo));
+        responder_tasks.push(tokio::spawn(subscriber(ctx)));
     }
     let mut pub_threads = Vec::new();
     for (p, (stream, receive_maximum)) in pubs.into_iter().enumerate() {
-        let header = Header {
-            run: run as u16,
-            publisher: p as u16,
-            seq: 0,
-            sent_ns: 0,
-        };
         let ctx = PubCtx {
             stream,
             version,
@@ -253,8 +359,8 @@ pub async fn run_rate(
             template: PublishTemplate::new(
                 version,
                 qos,
-                &topic(p as u32),
-                header,
+                &topics.publish(p as u32),
+                header(p as u32),
                 w.payload_bytes as usize,
             ),
             clock,
@@ -275,7 +381,12 @@ pub async fn run_rate(
     // The collector: once a second, and at the phase and pause boundaries.
     let mut log_buf = Vec::new();
     let mut ser = V2DeflateSerializer::new();
-    let measure_wall = SystemTime::now() + Duration::from_nanos(phases.measure - clock.now_ns());
+    let now_ns = clock.now_ns();
+    let measure_wall = if phases.measure >= now_ns {
+        SystemTime::now() + Duration::from_nanos(phases.measure - now_ns)
+    } else {
+        SystemTime::now() - Duration::from_nanos(now_ns - phases.measure)
+    };
     let mut log = IntervalLogWriterBuilder::new()
         .add_comment(&format!("hilt bench {}", cfg.label))
         .add_comment("values in nanoseconds; tags: corrected, raw, send-delay, ack")
@@ -452,6 +563,9 @@ pub async fn run_rate(
                 .map_err(|e| format!("a subscriber task failed: {e}"))?,
         );
     }
+    for t in responder_tasks {
+        let _ = t.await;
+    }
     for t in pub_threads {
         let _ = tokio::task::spawn_blocking(move || t.join()).await;
     }
@@ -471,15 +585,37 @@ pub async fn run_rate(
         published: published.iter().sum(),
         ..MessageCounts::default()
     };
-    for (s, tr) in trackers.iter().enumerate() {
-        let p = topo.publisher_of(s as u32) as usize;
-        let sent = published.get(p).copied().unwrap_or(0);
-        counts.expected += sent;
-        counts.received += tr.seq.received;
-        counts.duplicates += tr.seq.duplicates;
-        counts.reordered += tr.seq.reordered;
-        counts.lost += tr.seq.lost(sent);
+    // One stream per publisher and delivery group hearing it; competing consumers'
+    // views of a publisher are merged into one.
+    let mut flows: BTreeMap<(u32, u32), SeqTracker> = BTreeMap::new();
+    for (s, tr) in trackers.into_iter().enumerate() {
         counts.foreign += tr.foreign;
+        let hears = topo.hears(s as u32);
+        for (slot, seq) in tr.streams.into_iter().enumerate() {
+            let p = match hears {
+                Hears::One(p) => p,
+                Hears::All => slot as u32,
+            };
+            match flows.entry((topo.group(s as u32), p)) {
+                Entry::Vacant(v) => {
+                    v.insert(seq);
+                }
+                Entry::Occupied(mut o) => o.get_mut().merge(&seq),
+            }
+        }
+    }
+    for ((_, p), seq) in &flows {
+        let sent = published.get(*p as usize).copied().unwrap_or(0);
+        let lost = seq.lost(sent);
+        counts.expected += sent;
+        counts.received += seq.received;
+        counts.duplicates += seq.duplicates;
+        counts.reordered += seq.reordered;
+        counts.lost += lost;
+        counts.flows += 1;
+        counts.flows_with_loss += u64::from(lost > 0);
+        counts.flows_with_duplicates += u64::from(seq.duplicates > 0);
+        counts.flows_with_reordering += u64::from(seq.reordered > 0);
     }
     let window_published: u64 = pub_shared.iter().map(|p| lock(p).window_published).sum();
     let window_received: u64 = sub_shared.iter().map(|s| lock(s).window_received).sum();
@@ -610,27 +746,43 @@ struct SubCtx {
     stream: tokio::net::TcpStream,
     version: Version,
     run: u32,
-    publisher: u32,
+    /// The publishers whose messages it expects, and how many streams that is.
+    hears: Hears,
+    streams: u32,
     clock: Clock,
     phases: Phases,
     schedule: Schedule,
     shared: Arc<Mutex<SubShared>>,
     errors: Arc<Errors>,
     stop: Arc<AtomicBool>,
-    capacity: u64,
+    /// Bytes of the read buffer.
+    buffer: usize,
+    /// A responder: answers each message with this PUBLISH, carrying its header.
+    echo: Option<PublishTemplate>,
+    name: u32,
 }
 
 struct SubResult {
-    seq: SeqTracker,
+    /// One per publisher heard, by [`Hears::slot`].
+    streams: Vec<SeqTracker>,
     foreign: u64,
 }
 
 async fn subscriber(mut c: SubCtx) -> SubResult {
-    let mut seq = SeqTracker::with_capacity(c.capacity);
+    let per_stream = if c.schedule.total * u64::from(c.streams) <= PRESIZED_BITS {
+        c.schedule.total
+    } else {
+        0
+    };
+    let mut streams: Vec<SeqTracker> = (0..c.streams)
+        .map(|_| SeqTracker::with_capacity(per_stream))
+        .collect();
     let mut foreign = 0u64;
-    let mut buf = vec![0u8; 256 * 1024];
+    let mut buf = vec![0u8; c.buffer];
     let mut filled = 0usize;
-    let mut acks: Vec<u8> = Vec::with_capacity(16 * 1024);
+    // Acknowledgements, and a responder's answers.
+    let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut echoed = 0u64;
     while !c.stop.load(Ordering::Relaxed) {
         // Wake now and then to notice the end of the run.
         let read =
@@ -639,8 +791,10 @@ async fn subscriber(mut c: SubCtx) -> SubResult {
         let n = match read {
             Err(_) => continue,
             Ok(Ok(0)) => {
-                c.errors
-                    .push("a subscriber's connection was closed by the target".into());
+                c.errors.push(format!(
+                    "subscriber {}'s connection was closed by the target",
+                    c.name
+                ));
                 break;
             }
             Ok(Ok(n)) => n,
@@ -662,37 +816,49 @@ async fn subscriber(mut c: SubCtx) -> SubResult {
                         sh.received += 1;
                         match (view.qos(), view.packet_id()) {
                             (QoS::AtLeastOnce, Some(id)) => {
-                                Packet::PubAck(Ack::new(id)).emit(c.version, &mut acks);
+                                Packet::PubAck(Ack::new(id)).emit(c.version, &mut out);
                             }
                             (QoS::ExactlyOnce, Some(id)) => {
-                                Packet::PubRec(Ack::new(id)).emit(c.version, &mut acks);
+                                Packet::PubRec(Ack::new(id)).emit(c.version, &mut out);
                             }
                             _ => {}
                         }
-                        match Header::read(view.payload()) {
-                            Some(h)
-                                if h.run == c.run as u16
-                                    && u32::from(h.publisher) == c.publisher =>
-                            {
-                                seq.record(u64::from(h.seq));
-                                if now >= c.phases.measure && now <= c.phases.end {
-                                    sh.window_received += 1;
-                                }
-                                let intended = c.schedule.intended(u64::from(h.seq));
-                                if intended >= c.phases.measure {
-                                    sh.corrected.saturating_record(now.saturating_sub(intended));
-                                    sh.raw.saturating_record(now.saturating_sub(h.sent_ns));
-                                }
-                            }
-                            _ => foreign += 1,
+                        let mine = Header::read(view.payload()).and_then(|h| {
+                            let slot = c.hears.slot(u32::from(h.publisher))?;
+                            (h.run == c.run as u16).then_some((h, slot))
+                        });
+                        let Some((h, slot)) = mine else {
+                            foreign += 1;
+                            continue;
+                        };
+                        streams[slot].record(u64::from(h.seq));
+                        if let Some(echo) = &c.echo {
+                            let id = (view.qos() != QoS::AtMostOnce)
+                                .then(|| crate::publish::packet_id(echoed));
+                            echo.append(&mut out, h.seq, h.sent_ns, id);
+                            echoed += 1;
+                        }
+                        if now >= c.phases.measure && now <= c.phases.end {
+                            sh.window_received += 1;
+                        }
+                        let intended = c.schedule.intended(u64::from(h.seq));
+                        if intended >= c.phases.measure {
+                            sh.corrected.saturating_record(now.saturating_sub(intended));
+                            sh.raw.saturating_record(now.saturating_sub(h.sent_ns));
                         }
                     }
                     Ok(Decoded::Done(None, len)) => {
-                        // QoS 2's second half: PUBREL, answered with PUBCOMP.
+                        // QoS 2's second half: PUBREL, answered with PUBCOMP; and a
+                        // responder's own PUBLISHes acknowledged (PUBREC → PUBREL).
                         let frame = &buf[at..at + len];
-                        if frame[0] >> 4 == PacketType::PubRel as u8 && len >= 4 {
+                        if len >= 4 {
                             let id = u16::from_be_bytes([frame[2], frame[3]]);
-                            Packet::PubComp(Ack::new(id)).emit(c.version, &mut acks);
+                            let kind = frame[0] >> 4;
+                            if kind == PacketType::PubRel as u8 {
+                                Packet::PubComp(Ack::new(id)).emit(c.version, &mut out);
+                            } else if kind == PacketType::PubRec as u8 {
+                                Packet::PubRel(Ack::new(id)).emit(c.version, &mut out);
+                            }
                         }
                         at += len;
                     }
@@ -714,12 +880,12 @@ async fn subscriber(mut c: SubCtx) -> SubResult {
         }
         buf.copy_within(at..filled, 0);
         filled -= at;
-        if !acks.is_empty() {
-            if let Err(e) = c.stream.write_all(&acks).await {
-                c.errors.push(format!("subscriber PUBACK write: {e}"));
+        if !out.is_empty() {
+            if let Err(e) = c.stream.write_all(&out).await {
+                c.errors.push(format!("subscriber write: {e}"));
                 break;
             }
-            acks.clear();
+            out.clear();
         }
         if broken {
             break;
@@ -729,7 +895,7 @@ async fn subscriber(mut c: SubCtx) -> SubResult {
         .stream
         .write_all(&Packet::Disconnect(Default::default()).to_bytes(c.version))
         .await;
-    SubResult { seq, foreign }
+    SubResult { streams, foreign }
 }
 
 /// For tests: a target that cannot be paused and uses nothing.

@@ -89,17 +89,17 @@ pub async fn connect(
         })
 }
 
-/// Subscribes to `topic` and waits for a SUBACK granting it.
+/// Subscribes to `filters` in one SUBSCRIBE and waits for a SUBACK granting them all.
 pub async fn subscribe(
     stream: &mut TcpStream,
     version: Version,
-    topic: &str,
+    filters: &[String],
     qos: QoS,
 ) -> Result<(), String> {
     let fut = async {
         let sub = Packet::Subscribe(Subscribe {
             packet_id: 1,
-            filters: vec![Subscription::new(topic, qos)],
+            filters: filters.iter().map(|f| Subscription::new(f, qos)).collect(),
             ..Subscribe::default()
         });
         stream
@@ -108,9 +108,14 @@ pub async fn subscribe(
             .map_err(|e| format!("write SUBSCRIBE: {e}"))?;
         let mut buf = Vec::new();
         match read_packet(stream, &mut buf, version).await? {
-            Packet::SubAck(ack) => match ack.codes.first() {
-                Some(c) if !c.is_error() => Ok(()),
-                c => Err(format!("SUBACK refused {topic}: {c:?}")),
+            Packet::SubAck(ack) => match ack.codes.iter().position(|c| c.is_error()) {
+                _ if ack.codes.len() != filters.len() => Err(format!(
+                    "SUBACK has {} codes for {} filters",
+                    ack.codes.len(),
+                    filters.len()
+                )),
+                None => Ok(()),
+                Some(i) => Err(format!("SUBACK refused {}: {:?}", filters[i], ack.codes[i])),
             },
             other => Err(format!("expected SUBACK, got {:?}", other.packet_type())),
         }

@@ -141,6 +141,13 @@ pub(crate) struct PubCtx {
     pub stop: Arc<AtomicBool>,
 }
 
+/// At most this many PUBLISHes of one publisher unacknowledged: a publisher waiting on
+/// more than that shows the wait as send delay. Consecutive packet identifiers (which
+/// skip 0 when they wrap) stay distinct modulo one more than this, so the book of send
+/// times needs no more slots.
+pub(crate) const IN_FLIGHT_MAX: u16 = 8191;
+const BOOK_SLOTS: usize = IN_FLIGHT_MAX as usize + 1;
+
 /// Send times of unacknowledged PUBLISHes by packet identifier, for publish→ack latency.
 struct AckBook {
     sent_ns: Vec<AtomicU64>,
@@ -166,7 +173,7 @@ pub(crate) fn publisher(c: PubCtx) {
     let acked = c.qos != QoS::AtMostOnce;
     let book = Arc::new(AckBook {
         sent_ns: if acked {
-            (0..=u16::MAX as usize).map(|_| AtomicU64::new(0)).collect()
+            (0..BOOK_SLOTS).map(|_| AtomicU64::new(0)).collect()
         } else {
             Vec::new()
         },
@@ -196,8 +203,7 @@ pub(crate) fn publisher(c: PubCtx) {
             .spawn(move || ack_reader(ctx))
             .ok()
     });
-    // Packet identifiers are reused after 65535: never more than that unacknowledged.
-    let limit = acked.then(|| u64::from(c.receive_maximum.unwrap_or(u16::MAX)));
+    let limit = acked.then(|| u64::from(c.receive_maximum.unwrap_or(u16::MAX).min(IN_FLIGHT_MAX)));
     let full = || limit.is_some_and(|l| book.inflight.load(Ordering::Relaxed) >= l);
 
     let mut pacer = Pacer::new(c.schedule, BATCH);
@@ -244,7 +250,8 @@ pub(crate) fn publisher(c: PubCtx) {
                         let sent = now.max(intended);
                         let id = acked.then(|| packet_id(i));
                         if let Some(id) = id {
-                            book.sent_ns[usize::from(id)].store(sent, Ordering::Relaxed);
+                            book.sent_ns[usize::from(id) % BOOK_SLOTS]
+                                .store(sent, Ordering::Relaxed);
                             book.inflight.fetch_add(1, Ordering::Relaxed);
                         }
                         c.template.append(&mut out, i as u32, sent, id);
@@ -344,7 +351,7 @@ fn ack_reader(mut c: AckReader) {
             if kind != PacketType::PubAck as u8 && kind != PacketType::PubComp as u8 {
                 continue;
             }
-            let sent = c.book.sent_ns[usize::from(id)].load(Ordering::Relaxed);
+            let sent = c.book.sent_ns[usize::from(id) % BOOK_SLOTS].load(Ordering::Relaxed);
             c.book.inflight.fetch_sub(1, Ordering::Relaxed);
             if sent >= c.measure {
                 sh.ack.saturating_record(now.saturating_sub(sent));
@@ -374,6 +381,20 @@ mod test {
         assert_eq!(packet_id(0), 1);
         assert_eq!(packet_id(65534), 65535);
         assert_eq!(packet_id(65535), 1);
+    }
+
+    /// Any IN_FLIGHT_MAX consecutive messages, across the wrap too, have distinct book
+    /// slots.
+    #[test]
+    fn in_flight_packet_ids_have_distinct_slots() {
+        for first in [0u64, 65535 - 4000, 65535 * 3 - 1] {
+            let mut slots: Vec<usize> = (first..first + u64::from(IN_FLIGHT_MAX))
+                .map(|i| usize::from(packet_id(i)) % BOOK_SLOTS)
+                .collect();
+            slots.sort_unstable();
+            slots.dedup();
+            assert_eq!(slots.len(), usize::from(IN_FLIGHT_MAX), "from {first}");
+        }
     }
 
     /// Every patched copy must be the PUBLISH the codec would have encoded itself.

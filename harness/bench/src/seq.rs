@@ -57,6 +57,25 @@ impl SeqTracker {
         }
     }
 
+    /// Folds in what another member of the same delivery group (a competing consumer)
+    /// saw of the same publisher: a number either saw counts as delivered, one both saw
+    /// is a duplicate. Reordering stays per member: order across consumers means nothing.
+    pub fn merge(&mut self, other: &SeqTracker) {
+        if other.seen.len() > self.seen.len() {
+            self.seen.resize(other.seen.len(), 0);
+        }
+        let mut both = 0u64;
+        for (mine, theirs) in self.seen.iter_mut().zip(&other.seen) {
+            both += u64::from((*mine & theirs).count_ones());
+            *mine |= theirs;
+        }
+        self.received += other.received;
+        self.distinct = self.distinct + other.distinct - both;
+        self.duplicates = self.received - self.distinct;
+        self.reordered += other.reordered;
+        self.highest = self.highest.max(other.highest);
+    }
+
     /// Of the `published` sequence numbers 0..published, how many never arrived.
     pub fn lost(&self, published: u64) -> u64 {
         let full = (published / 64) as usize;
@@ -100,6 +119,25 @@ mod test {
         // Loss is judged at the end against what was published: 4 never came.
         assert_eq!(t.lost(6), 1);
         assert_eq!(t.lost(0), 0);
+    }
+
+    #[test]
+    fn competing_consumers_merge_into_one_stream() {
+        let (mut a, mut b) = (SeqTracker::default(), SeqTracker::default());
+        for s in [0, 2, 4, 3] {
+            a.record(s);
+        }
+        for s in [1, 5, 4, 200] {
+            b.record(s);
+        }
+        a.merge(&b);
+        // 0..=5 delivered, 4 twice; 3 and 4 each late at their consumer; 200 beyond.
+        assert_eq!((a.received, a.duplicates, a.reordered), (8, 1, 2));
+        assert_eq!(a.lost(6), 0);
+        assert_eq!(a.lost(201), 201 - 7);
+        let mut empty = SeqTracker::default();
+        empty.merge(&a);
+        assert_eq!((empty.received, empty.duplicates), (8, 1));
     }
 
     #[test]

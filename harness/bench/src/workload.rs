@@ -29,6 +29,10 @@ pub struct Workload {
     #[serde(default = "default_warmup")]
     pub warmup: Dur,
     pub duration: Dur,
+    /// Connections opened per second while the workload sets up (a ramp, as load tools
+    /// connecting a fleet of devices do); as fast as the target accepts them when absent.
+    #[serde(default)]
+    pub connect_rate: Option<u32>,
     /// A fault: freeze the target while the load runs.
     #[serde(default)]
     pub pause: Option<Pause>,
@@ -44,39 +48,119 @@ pub struct Workload {
 pub enum Topology {
     /// `pairs` publishers, each with one subscriber on its own topic: 2 × pairs connections.
     P2p { pairs: u32 },
-    /// One publisher, `subscribers` subscribers all on its topic: 1 + subscribers
-    /// connections.
-    FanOut { subscribers: u32 },
+    /// `publishers` (default 1) publishers, `subscribers` subscribers each subscribed to
+    /// every publisher's topic: each message reaches every subscriber.
+    FanOut {
+        subscribers: u32,
+        #[serde(default = "one")]
+        publishers: u32,
+    },
+    /// `publishers` publishers, `subscribers` (default 1) subscribers each on one wildcard
+    /// filter that matches every publisher's topic: many streams into few readers.
+    FanIn {
+        publishers: u32,
+        #[serde(default = "one")]
+        subscribers: u32,
+    },
+    /// Competing consumers: `publishers` publishers, `subscribers` subscribers sharing
+    /// one MQTT 5.0 shared subscription (`$share/GROUP/…` on the wildcard of every
+    /// publisher's topic): each message reaches one of them.
+    Shared { publishers: u32, subscribers: u32 },
+    /// `pairs` requesters, each with a responder that answers every request on a reply
+    /// topic; latency is the round trip, from the request's intended time to the reply's
+    /// arrival. A requester reads its replies on a second connection.
+    RequestResponse { pairs: u32 },
+}
+
+/// Which publishers a subscriber hears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hears {
+    One(u32),
+    All,
+}
+
+impl Hears {
+    /// Index of publisher `p`'s stream among what the subscriber hears, if it hears `p`.
+    pub fn slot(self, p: u32) -> Option<usize> {
+        match self {
+            Hears::One(q) => (p == q).then_some(0),
+            Hears::All => Some(p as usize),
+        }
+    }
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl Topology {
     pub fn publishers(self) -> u32 {
         match self {
-            Topology::P2p { pairs } => pairs,
-            Topology::FanOut { .. } => 1,
+            Topology::P2p { pairs } | Topology::RequestResponse { pairs } => pairs,
+            Topology::FanOut { publishers, .. }
+            | Topology::FanIn { publishers, .. }
+            | Topology::Shared { publishers, .. } => publishers,
         }
     }
 
+    /// Subscribers that measure (for request-response, the requesters' reply readers).
     pub fn subscribers(self) -> u32 {
         match self {
-            Topology::P2p { pairs } => pairs,
-            Topology::FanOut { subscribers } => subscribers,
+            Topology::P2p { pairs } | Topology::RequestResponse { pairs } => pairs,
+            Topology::FanOut { subscribers, .. }
+            | Topology::FanIn { subscribers, .. }
+            | Topology::Shared { subscribers, .. } => subscribers,
         }
     }
 
-    /// The publisher whose topic subscriber `s` listens to.
-    pub fn publisher_of(self, s: u32) -> u32 {
+    /// Connections that answer requests (request-response only).
+    pub fn responders(self) -> u32 {
         match self {
-            Topology::P2p { .. } => s,
-            Topology::FanOut { .. } => 0,
+            Topology::RequestResponse { pairs } => pairs,
+            _ => 0,
         }
     }
 
-    /// How many subscribers receive each of publisher `p`'s messages.
+    /// Every connection the workload opens.
+    pub fn connections(self) -> u32 {
+        self.publishers() + self.subscribers() + self.responders()
+    }
+
+    /// The publishers subscriber `s` hears.
+    pub fn hears(self, s: u32) -> Hears {
+        match self {
+            Topology::P2p { .. } | Topology::RequestResponse { .. } => Hears::One(s),
+            Topology::FanOut { .. } | Topology::FanIn { .. } | Topology::Shared { .. } => {
+                Hears::All
+            }
+        }
+    }
+
+    /// The delivery group of subscriber `s`: each message is due once to every group
+    /// that hears its publisher. Competing consumers form one group; every other
+    /// subscriber is a group of its own.
+    pub fn group(self, s: u32) -> u32 {
+        match self {
+            Topology::Shared { .. } => 0,
+            _ => s,
+        }
+    }
+
+    /// How many deliveries each of publisher `p`'s messages is due.
     pub fn fan(self, _p: u32) -> u32 {
         match self {
-            Topology::P2p { .. } => 1,
-            Topology::FanOut { subscribers } => subscribers,
+            Topology::P2p { .. } | Topology::RequestResponse { .. } | Topology::Shared { .. } => 1,
+            Topology::FanOut { subscribers, .. } | Topology::FanIn { subscribers, .. } => {
+                subscribers
+            }
+        }
+    }
+
+    /// A capability the target must declare to run this topology.
+    pub fn needs(self) -> Option<&'static str> {
+        match self {
+            Topology::Shared { .. } => Some("mqtt.shared-subscriptions"),
+            _ => None,
         }
     }
 
@@ -84,6 +168,9 @@ impl Topology {
         match self {
             Topology::P2p { .. } => "p2p",
             Topology::FanOut { .. } => "fan-out",
+            Topology::FanIn { .. } => "fan-in",
+            Topology::Shared { .. } => "shared",
+            Topology::RequestResponse { .. } => "request-response",
         }
     }
 }
@@ -302,8 +389,23 @@ impl Workload {
         if self.topology.publishers() == 0 || self.topology.subscribers() == 0 {
             return Err("the topology needs at least one publisher and one subscriber".into());
         }
-        if self.topology.publishers() + self.topology.subscribers() > 2000 {
+        if self.topology.connections() > 2000 {
             return Err("more than 2000 connections: not supported yet".into());
+        }
+        if self.topology.publishers() > u32::from(u16::MAX) {
+            return Err(
+                "more than 65535 publishers: the payload header names them in 16 bits".into(),
+            );
+        }
+        if matches!(self.topology, Topology::Shared { .. })
+            && self.mqtt_version() != hilt_wire::mqtt::Version::V5
+        {
+            return Err(
+                "topology shared: shared subscriptions are MQTT 5.0 (version: \"5.0\")".into(),
+            );
+        }
+        if self.connect_rate == Some(0) {
+            return Err("connect_rate must be above 0".into());
         }
         let steps = self.rate.fixed();
         if self.rate.steps().is_empty() || steps.contains(&0) {
@@ -365,6 +467,8 @@ impl Workload {
             topology: self.topology.name().into(),
             publishers: self.topology.publishers(),
             subscribers: self.topology.subscribers(),
+            responders: self.topology.responders(),
+            connect_rate: self.connect_rate,
             qos: self.qos,
             payload_bytes: self.payload_bytes,
             rates: self.rate.fixed(),

@@ -234,6 +234,17 @@ async fn bench_target(
         description: file.description.clone(),
         ..TargetInfo::default()
     };
+    if let Some(cap) = workload.topology.needs()
+        && !file.capabilities.has(cap)
+    {
+        return failed(
+            named,
+            format!(
+                "the {} topology needs `{cap}`, which the target does not declare",
+                workload.topology.name()
+            ),
+        );
+    }
     let opts = LaunchOptions::new(run_dir, format!("bench-{}", file.name)).with_backend(backend);
     let mut running = match launch_for_bench(file, &opts).await {
         Ok(r) => r,

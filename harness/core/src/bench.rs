@@ -42,10 +42,16 @@ pub struct WorkloadInfo {
     pub protocol: String,
     /// `3.1.1` or `5.0`.
     pub version: String,
-    /// `p2p` or `fan-out`.
+    /// `p2p`, `fan-out`, `fan-in`, `shared` or `request-response`.
     pub topology: String,
     pub publishers: u32,
     pub subscribers: u32,
+    /// Connections answering requests (request-response).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub responders: u32,
+    /// Connections opened per second while setting up, when ramped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_rate: Option<u32>,
     pub qos: u8,
     pub payload_bytes: u32,
     /// Messages per second per publisher, one entry per fixed step of the sweep.
@@ -183,6 +189,17 @@ pub struct MessageCounts {
     pub reordered: u64,
     /// Payloads that did not carry this run's header.
     pub foreign: u64,
+    /// Streams judged: one per publisher and delivery group hearing it (a subscriber, or
+    /// a set of competing consumers).
+    #[serde(default)]
+    pub flows: u64,
+    /// Of those, streams that lost, duplicated or reordered at least one message.
+    #[serde(default)]
+    pub flows_with_loss: u64,
+    #[serde(default)]
+    pub flows_with_duplicates: u64,
+    #[serde(default)]
+    pub flows_with_reordering: u64,
 }
 
 /// What the load generator itself used.
@@ -234,4 +251,8 @@ pub struct TimelinePoint {
     pub rate: f64,
     /// Corrected p99 of the messages received in the interval, µs.
     pub p99_us: f64,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

@@ -353,3 +353,129 @@ fn qos_2_records_publish_to_pubcomp_latency() {
         .expect("QoS 2 records publish→PUBCOMP latency");
     assert!(ack.count > 0, "{ack:?}");
 }
+
+/// One short run of `topology` (YAML flow mapping) against Mosquitto; `extra` adds
+/// workload lines. Returns the results and the HTML report.
+fn run_topology(version: &str, topology: &str, extra: &str) -> (BenchResults, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let w = workload(
+        dir.path(),
+        &format!(
+            "topology: {topology}\nqos: 1\npayload_bytes: 32\nrate: 200\n\
+             warmup: 200ms\nduration: 1s\n{extra}"
+        ),
+    );
+    let text = std::fs::read_to_string(&w)
+        .unwrap()
+        .replace("\"3.1.1\"", &format!("\"{version}\""));
+    std::fs::write(&w, text).unwrap();
+    let r = bench(dir.path(), &w, &[]);
+    let html = std::fs::read_to_string(dir.path().join("run/bench.html")).unwrap();
+    (r, html)
+}
+
+/// Every stream delivered whole: nothing lost, duplicated or foreign, and the counts
+/// add up to `flows` streams of what the publishers sent, each due `fan` times.
+fn assert_whole(r: &BenchResults, flows: u64, fan: u64) {
+    let run = &r.targets[0].runs[0];
+    let c = &run.counts;
+    assert_eq!(run.error_count, 0, "{:?}", run.errors);
+    assert_eq!(c.flows, flows, "{c:?}");
+    assert_eq!(c.expected, c.published * fan, "{c:?}");
+    assert_eq!((c.lost, c.duplicates, c.foreign), (0, 0, 0), "{c:?}");
+    assert_eq!(c.received, c.expected, "{c:?}");
+    assert_eq!(c.flows_with_loss + c.flows_with_duplicates, 0, "{c:?}");
+    assert!(run.latency_corrected.count > 0);
+}
+
+#[test]
+fn fan_in_judges_each_publisher_through_one_wildcard() {
+    if missing("mosquitto") {
+        return;
+    }
+    let (r, _) = run_topology("3.1.1", "{kind: fan-in, publishers: 3}", "");
+    assert_eq!(r.workload.topology, "fan-in");
+    assert_eq!((r.workload.publishers, r.workload.subscribers), (3, 1));
+    assert_whole(&r, 3, 1);
+}
+
+#[test]
+fn fan_out_with_several_publishers_reaches_every_subscriber() {
+    if missing("mosquitto") {
+        return;
+    }
+    let (r, _) = run_topology(
+        "3.1.1",
+        "{kind: fan-out, publishers: 2, subscribers: 3}",
+        "",
+    );
+    // 2 publishers × 3 subscribers; each message due 3 times.
+    assert_whole(&r, 6, 3);
+}
+
+/// Competing consumers: each message reaches one member of the $share group, so the
+/// group is one stream per publisher and every message is due once.
+#[test]
+fn shared_subscription_delivers_each_message_once_to_the_group() {
+    if missing("mosquitto") {
+        return;
+    }
+    let (r, _) = run_topology("5.0", "{kind: shared, publishers: 3, subscribers: 3}", "");
+    assert_eq!(r.workload.topology, "shared");
+    assert_whole(&r, 3, 1);
+}
+
+/// A target that does not declare shared subscriptions is not benchmarked with them.
+#[test]
+fn shared_subscription_needs_the_capability() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = workload(
+        dir.path(),
+        "topology: {kind: shared, publishers: 1, subscribers: 2}\npayload_bytes: 32\n\
+         rate: 10\nduration: 1s\n",
+    );
+    let text = std::fs::read_to_string(&w)
+        .unwrap()
+        .replace("\"3.1.1\"", "\"5.0\"");
+    std::fs::write(&w, text).unwrap();
+    let out = dir.path().join("run");
+    let o = hilt(&[
+        "bench",
+        w.to_str().unwrap(),
+        "--target",
+        "rabbitmq",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_ne!(o.status.code(), Some(0));
+    let r = hilt_reports::bench::read_json(&out.join("bench.json")).unwrap();
+    let e = r.targets[0].error.as_deref().unwrap_or_default();
+    assert!(e.contains("mqtt.shared-subscriptions"), "{e}");
+    assert!(r.targets[0].runs.is_empty());
+}
+
+/// Request-response: every request answered, the round trip recorded per requester.
+#[test]
+fn request_response_measures_the_round_trip() {
+    if missing("mosquitto") {
+        return;
+    }
+    let (r, _) = run_topology("3.1.1", "{kind: request-response, pairs: 2}", "");
+    assert_eq!(r.workload.responders, 2);
+    assert_whole(&r, 2, 1);
+}
+
+/// Many connections opened at a ramp: each subscriber judges its own publisher.
+#[test]
+fn many_connections_ramp_and_are_judged_per_pair() {
+    if missing("mosquitto") {
+        return;
+    }
+    let (r, html) = run_topology("3.1.1", "{kind: p2p, pairs: 60}", "connect_rate: 1000\n");
+    assert_eq!(r.workload.connect_rate, Some(1000));
+    assert_whole(&r, 60, 1);
+    assert!(
+        html.contains("streams l/d/r") && html.contains(" of 60<"),
+        "streams judged in the report"
+    );
+}
