@@ -406,6 +406,8 @@ pub async fn run_rate(
     let mut pause_done: Option<PauseDone> = None;
     let mut cpu_at_measure = cpu::process_cpu();
     let mut broker_at_measure = target.usage();
+    // When those were read: the collector may wake late on a loaded machine.
+    let mut usage_from = Instant::now();
     let mut measure_started = false;
     let mut window_end: Option<WindowEnd> = None;
     let mut timeline = Vec::new();
@@ -449,6 +451,7 @@ pub async fn run_rate(
             measure_started = true;
             cpu_at_measure = cpu::process_cpu();
             broker_at_measure = target.usage();
+            usage_from = Instant::now();
         }
         if now >= next_tick || (window_end.is_none() && now >= phases.end) {
             interval.collect(&sub_shared, &pub_shared);
@@ -479,8 +482,9 @@ pub async fn run_rate(
                 0.0
             };
             last_progress_received = received;
-            // Whole intervals of the measured phase only: the warm-up is not a point.
-            if last_tick >= phases.measure && last_tick < phases.end {
+            // Whole intervals of the measured phase only: the warm-up is not a point, nor
+            // is a sliver between two wake-ups of a collector that woke late.
+            if last_tick >= phases.measure && last_tick < phases.end && dt >= 0.1 {
                 timeline.push(TimelinePoint {
                     t_s: (now - phases.measure) as f64 / 1e9,
                     rate,
@@ -576,8 +580,17 @@ pub async fn run_rate(
 
     let (cpu_end, broker_end, wall_end) =
         window_end.unwrap_or_else(|| (cpu::process_cpu(), target.usage(), Instant::now()));
+    // Rates divide what was counted between the phase boundaries (deliveries and sends
+    // are judged by their own clock readings) by the measured phase's length, cut short
+    // only by an interruption; CPU use divides by the time between its two readings.
+    // A collector that woke late stretches neither.
     let window = wall_end
         .saturating_duration_since(clock.at(phases.measure))
+        .min(Duration::from_nanos(phases.end - phases.measure))
+        .as_secs_f64()
+        .max(1e-9);
+    let sampled = wall_end
+        .saturating_duration_since(usage_from)
         .as_secs_f64()
         .max(1e-9);
     let published: Vec<u64> = pub_shared.iter().map(|p| lock(p).published).collect();
@@ -622,7 +635,7 @@ pub async fn run_rate(
     let write_blocked: Duration = pub_shared.iter().map(|p| lock(p).write_blocked).sum();
 
     let cores = cpu::cores();
-    let cpu_percent = (cpu_end.saturating_sub(cpu_at_measure)).as_secs_f64() / window * 100.0;
+    let cpu_percent = (cpu_end.saturating_sub(cpu_at_measure)).as_secs_f64() / sampled * 100.0;
     let send_delay = hist::percentiles(&total.send_delay);
     let mut reasons = Vec::new();
     if cpu_percent >= CPU_LIMIT * 100.0 * f64::from(cores) {
@@ -643,7 +656,7 @@ pub async fn run_rate(
     }
     let broker = BrokerUse {
         cpu_percent: match (broker_at_measure.0, broker_end.0) {
-            (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 / (window * 1000.0) * 100.0),
+            (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 / (sampled * 1000.0) * 100.0),
             _ => None,
         },
         peak_rss_kib: broker_end.1,
