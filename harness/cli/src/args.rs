@@ -60,6 +60,74 @@ pub enum Command {
     /// RPL tools: `hilt rpl sim` simulates a network of RPL nodes in virtual time.
     #[command(subcommand)]
     Rpl(RplCommand),
+    /// Rigs, where devices live (targets/rigs/*.yaml): list them, check one is usable,
+    /// discover attached probes and serial ports, load firmware, talk to a console.
+    #[command(subcommand)]
+    Rig(RigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RigCommand {
+    /// List the rig files with their backend, console, network attachment and whether
+    /// each is usable on this machine (and why not).
+    List,
+    /// Check that a rig is usable: programs, ports, probe, firmware, TUN. With --boot,
+    /// also build and load the firmware and wait for the boot banner. Exits 3 when the
+    /// rig is unusable.
+    Check(RigCheckArgs),
+    /// List serial ports (and the first line each prints within --listen) and debug
+    /// probes, then print a starter rig file for what was found.
+    ///
+    /// Ports the system does not enumerate (a pty, a socat link) are given with --port.
+    #[command(verbatim_doc_comment)]
+    Discover(RigDiscoverArgs),
+    /// Build the rig's firmware, load it (flash, or QEMU's kernel), run it and wait
+    /// for its boot banner; prints each stage's time.
+    Flash(RigBootArgs),
+    /// Boot the rig and attach to its console: what it prints goes to stdout, lines of
+    /// stdin go to it. With --send, send those commands instead and exit after --wait.
+    Console(RigConsoleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RigCheckArgs {
+    /// The rig: a name under targets/rigs/ or a path to a rig file.
+    pub rig: String,
+    /// Also build, load and boot it.
+    #[arg(long)]
+    pub boot: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RigDiscoverArgs {
+    /// Also probe this port (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub port: Vec<String>,
+    /// How long to listen on each port for a first line, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1500)]
+    pub listen: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct RigBootArgs {
+    /// The rig: a name under targets/rigs/ or a path to a rig file.
+    pub rig: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RigConsoleArgs {
+    /// The rig: a name under targets/rigs/ or a path to a rig file.
+    pub rig: String,
+    /// Send this command line after boot (repeatable), then exit once --expect matched
+    /// or --wait passed.
+    #[arg(long, value_name = "LINE")]
+    pub send: Vec<String>,
+    /// With --send: exit 0 once a line matches this regex, 3 if none did within --wait.
+    #[arg(long, value_name = "REGEX")]
+    pub expect: Option<String>,
+    /// With --send: how long to keep printing the console, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub wait: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,7 @@ mod list;
 mod locate;
 mod proxy;
 mod report;
+mod rig;
 mod rpl;
 mod run;
 
@@ -61,6 +62,7 @@ fn main() -> std::process::ExitCode {
             Command::Proxy(a) => proxy::proxy(a).await,
             Command::Bench(a) => bench::bench(a).await,
             Command::Rpl(a) => rpl::rpl(a),
+            Command::Rig(a) => rig::rig(a).await,
         }
     });
     // Whatever happened, nothing hilt launched may outlive it.

@@ -12,6 +12,7 @@ pub mod event;
 pub mod id;
 pub mod plan;
 pub mod result;
+pub mod rig;
 pub mod run;
 pub mod target;
 pub mod time;

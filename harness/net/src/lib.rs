@@ -6,7 +6,10 @@
 pub mod interposer;
 pub mod pcapng;
 pub mod record;
+pub mod serial;
+pub mod slip_bridge;
 pub mod tcp;
+pub mod tun;
 pub mod udp;
 
 pub use record::{Chunk, ConnInfo, Recorder, Transport};

@@ -10,6 +10,7 @@ pub mod coap;
 pub mod framing;
 pub mod mqtt;
 pub mod rpl;
+pub mod slip;
 pub mod sniff;
 pub mod stomp;
 

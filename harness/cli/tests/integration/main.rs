@@ -12,6 +12,7 @@ mod coap_codec;
 mod faults;
 mod mqtt_brokers;
 mod patterns;
+mod rig;
 mod rpl;
 mod stomp;
 mod support;
