@@ -112,7 +112,8 @@ async fn a_missing_port_makes_the_rig_unusable_and_boot_fail() {
 async fn discover_lists_a_pty_and_what_it_prints() {
     let (uart, _slave, port) = board();
     uart.lock().unwrap().write_all(BANNER).unwrap();
-    let d = discover(std::slice::from_ref(&port), Duration::from_secs(2)).await;
+    // Generous: the first line is already waiting; a loaded machine may still be slow.
+    let d = discover(std::slice::from_ref(&port), Duration::from_secs(10)).await;
     let found = d
         .ports
         .iter()

@@ -13,7 +13,7 @@ fn discover_lists_a_pty_with_its_banner_and_prints_a_starter_rig() {
     board
         .write_all(b"hilt-fw 0.1.0 board=lm3s6965evb id=3\r\nready\r\n")
         .unwrap();
-    let o = hilt(&["rig", "discover", "--port", &port, "--listen", "2000"]);
+    let o = hilt(&["rig", "discover", "--port", &port, "--listen", "10000"]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", stderr(&o));
     let row = out
