@@ -88,13 +88,22 @@ pub async fn discover(extra: &[String], listen: Duration) -> Discovery {
             });
         }
     }
-    for p in &mut ports {
-        match DeviceLine::open(&p.path, 115_200) {
-            Ok(line) => {
-                let mut console = line.console();
-                p.heard = console.next_line(listen).await.ok().flatten();
-            }
-            Err(e) => p.error = Some(e.to_string()),
+    // Every port listens at once: a silent port costs `listen` once, not per port.
+    let mut listening = tokio::task::JoinSet::new();
+    for (i, p) in ports.iter().enumerate() {
+        let path = p.path.clone();
+        listening.spawn(async move {
+            let heard = match DeviceLine::open(&path, 115_200) {
+                Ok(line) => Ok(line.console().next_line(listen).await.ok().flatten()),
+                Err(e) => Err(e.to_string()),
+            };
+            (i, heard)
+        });
+    }
+    while let Some(Ok((i, heard))) = listening.join_next().await {
+        match heard {
+            Ok(h) => ports[i].heard = h,
+            Err(e) => ports[i].error = Some(e),
         }
     }
     let (probes, probes_note) = match probes() {

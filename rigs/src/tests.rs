@@ -111,9 +111,21 @@ async fn a_missing_port_makes_the_rig_unusable_and_boot_fail() {
 #[tokio::test(flavor = "multi_thread")]
 async fn discover_lists_a_pty_and_what_it_prints() {
     let (uart, _slave, port) = board();
-    uart.lock().unwrap().write_all(BANNER).unwrap();
-    // Generous: the first line is already waiting; a loaded machine may still be slow.
-    let d = discover(std::slice::from_ref(&port), Duration::from_secs(10)).await;
+    // The board prints its banner until discovery is done, as one rebooting would: a
+    // line written before the port is opened may be missed.
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let printer = {
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = uart.lock().unwrap().write_all(BANNER);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let d = discover(std::slice::from_ref(&port), Duration::from_secs(3)).await;
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    printer.join().unwrap();
     let found = d
         .ports
         .iter()

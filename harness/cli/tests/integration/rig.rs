@@ -10,10 +10,21 @@ use crate::support::{hilt, stderr};
 fn discover_lists_a_pty_with_its_banner_and_prints_a_starter_rig() {
     let (mut board, slave) = TTYPort::pair().expect("a pty pair");
     let port = slave.name().unwrap();
-    board
-        .write_all(b"hilt-fw 0.1.0 board=lm3s6965evb id=3\r\nready\r\n")
-        .unwrap();
-    let o = hilt(&["rig", "discover", "--port", &port, "--listen", "10000"]);
+    // The board prints its banner until discovery is done, as one rebooting would: a
+    // line written before the port is opened may be missed.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let printer = {
+        let done = std::sync::Arc::clone(&done);
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = board.write_all(b"hilt-fw 0.1.0 board=lm3s6965evb id=3\r\nready\r\n");
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        })
+    };
+    let o = hilt(&["rig", "discover", "--port", &port, "--listen", "3000"]);
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    printer.join().unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", stderr(&o));
     let row = out
