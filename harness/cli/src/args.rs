@@ -87,6 +87,27 @@ pub enum RigCommand {
     /// Boot the rig and attach to its console: what it prints goes to stdout, lines of
     /// stdin go to it. With --send, send those commands instead and exit after --wait.
     Console(RigConsoleArgs),
+    /// Boot the rig and put it on the network: its SLIP link bridged to a TUN interface
+    /// (root needed) with hilt's RPL root on the link; waits until the device joined the
+    /// DODAG, prints its address and the time each stage took, and keeps the bridge up
+    /// for --for seconds (or until Ctrl-C), so suites can run against the device.
+    /// Writes every bridged packet to DIR/slip.pcapng.
+    Up(RigUpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RigUpArgs {
+    /// The rig: a name under targets/rigs/ or a path to a rig file.
+    pub rig: String,
+    /// The TUN interface to create.
+    #[arg(long, value_name = "NAME", default_value = "hilt-slip0")]
+    pub iface: String,
+    /// Keep the bridge up this long after the join (default: until Ctrl-C).
+    #[arg(long = "for", value_name = "SECONDS")]
+    pub hold: Option<u64>,
+    /// Where to write slip.pcapng (default: hilt-out/rig-NAME).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

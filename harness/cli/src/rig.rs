@@ -8,7 +8,7 @@ use hilt_core::rig::RigFile;
 use hilt_rigs::BootReport;
 use tokio::io::AsyncBufReadExt;
 
-use crate::args::{RigCheckArgs, RigCommand, RigConsoleArgs, RigDiscoverArgs};
+use crate::args::{RigCheckArgs, RigCommand, RigConsoleArgs, RigDiscoverArgs, RigUpArgs};
 use crate::exit::{ExitCode, usage};
 use crate::locate;
 
@@ -26,6 +26,7 @@ pub async fn rig(cmd: RigCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::Ok)
         }
         RigCommand::Console(a) => console(a).await,
+        RigCommand::Up(a) => up(a).await,
     }
 }
 
@@ -240,6 +241,76 @@ async fn console(a: RigConsoleArgs) -> anyhow::Result<ExitCode> {
             ExitCode::Ok
         }
     };
+    rig.stop();
+    Ok(code)
+}
+
+async fn up(a: RigUpArgs) -> anyhow::Result<ExitCode> {
+    use hilt_net::slip_bridge::{Bridge, BridgeConfig, HostSide};
+    let (file, root) = load(&a.rig)?;
+    if file.network.attachment != hilt_core::rig::Attachment::Slip {
+        return Err(usage(format!("rig {} is not attached by SLIP", file.name)));
+    }
+    if !hilt_net::tun::can_create() {
+        eprintln!("hilt: creating a TUN interface needs root and /dev/net/tun");
+        return Ok(ExitCode::Infrastructure);
+    }
+    let prefix: std::net::Ipv6Addr = file.network.prefix.parse()?;
+    let cfg = BridgeConfig {
+        prefix,
+        root_iid: 1,
+        seed: 1,
+    };
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("hilt-out").join(format!("rig-{}", file.name)));
+    std::fs::create_dir_all(&out).with_context(|| format!("failed to create {}", out.display()))?;
+    let tun = hilt_net::tun::Tun::create(&a.iface, cfg.root_address(), 64, 1280)
+        .with_context(|| format!("failed to create the TUN interface {}", a.iface))?;
+    let mut rig = hilt_rigs::open(&file, &root)?;
+    let (mut line, report) = hilt_rigs::boot(rig.as_mut(), &root).await?;
+    print_boot(&file, &report);
+    let frames = line.take_frames().context("the line's frames were taken")?;
+    let mut bridge = Bridge::start(frames, line.writer(), HostSide::Tun(tun), cfg.clone());
+    let join_limit = Duration::from_secs(file.timeouts.join_s);
+    let joined = bridge.joined(join_limit).await;
+    let code = match joined {
+        Some((device, at)) => {
+            println!(
+                "rig {}: {device} joined the DODAG of {} on {} after {:.2} s",
+                file.name,
+                cfg.root_address(),
+                a.iface,
+                at.as_secs_f64()
+            );
+            match a.hold {
+                Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+                None => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+            ExitCode::Ok
+        }
+        None => {
+            println!(
+                "rig {}: the device did not join within {join_limit:?} ({:?})",
+                file.name,
+                bridge.state()
+            );
+            ExitCode::Infrastructure
+        }
+    };
+    let captured = bridge.captured();
+    let pcap = out.join("slip.pcapng");
+    hilt_net::pcapng::write_ipv6_packets(
+        &pcap,
+        &format!("SLIP link of rig {}", file.name),
+        captured.iter().map(|(t, p)| (*t, p.as_slice())),
+    )
+    .with_context(|| format!("failed to write {}", pcap.display()))?;
+    println!("{} ({} packets)", pcap.display(), captured.len());
+    bridge.stop().await;
     rig.stop();
     Ok(code)
 }
