@@ -174,6 +174,154 @@ pub enum RplCommand {
     ///   hilt rpl sim suites/rpl/scenarios/grid-1000.yaml --bench
     #[command(verbatim_doc_comment)]
     Sim(RplSimArgs),
+    /// Run hilt's RPL root (a border router) on a real interface.
+    ///
+    /// Forms a DODAG on IFACE (a veth, TAP or TUN interface, e.g. a TUN bridged to a
+    /// microcontroller's SLIP line): DIOs to ff02::1a on Trickle, answers to DISes,
+    /// DAOs taken into a source-route table (Non-Storing) or a routing table (Storing),
+    /// DAO-ACKs, and a /64 prefix in Prefix Information for autoconfiguration. Talks
+    /// through a packet socket, so it needs root; the kernel's own IPv6 is not used.
+    /// Prints one line per event (joined, route-added, violation, …). SIGUSR1 starts a
+    /// global repair (new DODAG Version), SIGUSR2 increments the DTSN.
+    ///
+    /// Examples:
+    ///   hilt rpl root --iface tun0
+    ///   hilt rpl root --iface veth0 --mode storing --of mrhof --prefix 2001:db8:1::/64
+    #[command(verbatim_doc_comment)]
+    Root(RplRootArgs),
+    /// Run hilt's RPL node (a router) on a real interface.
+    ///
+    /// Joins a DODAG heard on IFACE, sends DAOs (with DAO-ACK requested), forwards for
+    /// its sub-DODAG and advertises DIOs on Trickle. Needs root (packet socket). Prints
+    /// one line per event.
+    ///
+    /// Examples:
+    ///   hilt rpl node --iface veth1
+    ///   hilt rpl node --iface rpl0 --hear fe80::1 --loss 0.1 --mutate no-dis
+    #[command(verbatim_doc_comment)]
+    Node(RplNodeArgs),
+    /// List the faults `--mutate` can commit, for negative controls.
+    Faults,
+}
+
+/// What `hilt rpl root` and `hilt rpl node` share.
+#[derive(Debug, Args)]
+pub struct RplLiveArgs {
+    /// The interface to run on.
+    #[arg(long, value_name = "IFACE")]
+    pub iface: String,
+
+    /// Interface identifier (hex) of the node's addresses, fe80::IID and PREFIX::IID
+    /// (default: the interface's EUI-64; on a device without a MAC, 1 for the root
+    /// and a random one for a node).
+    #[arg(long, value_name = "HEX")]
+    pub iid: Option<String>,
+
+    /// Commit a fault (repeatable), for negative controls; `hilt rpl faults` lists
+    /// them, `none` commits none.
+    #[arg(long = "mutate", value_name = "FAULT")]
+    pub mutate: Vec<String>,
+
+    /// Hear only these neighbours (link-local addresses, repeatable): turns a shared
+    /// segment into any topology.
+    #[arg(long = "hear", value_name = "ADDR")]
+    pub hear: Vec<std::net::Ipv6Addr>,
+
+    /// Drop this fraction of what is heard (0..1), seeded by --seed.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub loss: f64,
+
+    /// Seeds Trickle, jitter and loss.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Between DISes while without a parent, in ms (default 10000).
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub dis_interval_ms: u64,
+
+    /// DelayDAO in ms (RFC 6550 default 1000).
+    #[arg(long, value_name = "MS", default_value_t = 1_000)]
+    pub dao_delay_ms: u64,
+
+    /// How long to wait for a DAO-ACK before sending the DAO again, in ms.
+    #[arg(long, value_name = "MS", default_value_t = 2_000)]
+    pub dao_ack_timeout_ms: u64,
+
+    /// Retransmissions of an unacknowledged DAO.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub dao_retries: u8,
+
+    /// Do not ask for DAO-ACKs (K flag clear).
+    #[arg(long)]
+    pub no_dao_ack: bool,
+
+    /// Stop after this many seconds (default: run until interrupted).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RplRootArgs {
+    #[command(flatten)]
+    pub live: RplLiveArgs,
+
+    /// The /64 the nodes autoconfigure from; the DODAGID is PREFIX::IID.
+    #[arg(long, value_name = "PREFIX/64", default_value = "2001:db8::/64")]
+    pub prefix: String,
+
+    /// Mode of Operation.
+    #[arg(long, value_enum, default_value = "non-storing")]
+    pub mode: RplMode,
+
+    /// Objective function.
+    #[arg(long, value_enum, default_value = "of0")]
+    pub of: RplObjective,
+
+    /// RPLInstanceID.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub instance: u8,
+
+    /// DIOIntervalMin: Imin = 2^N ms (RFC 6550 default 3).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub dio_interval_min: u8,
+
+    /// DIOIntervalDoublings (RFC 6550 default 20).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub dio_doublings: u8,
+
+    /// DIORedundancyConstant k (RFC 6550 default 10; 0 never suppresses).
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    pub dio_redundancy: u8,
+
+    /// MinHopRankIncrease (RFC 6550 default 256).
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub min_hop_rank_increase: u16,
+
+    /// Default route lifetime, in lifetime units.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub default_lifetime: u8,
+
+    /// Lifetime unit in seconds.
+    #[arg(long, value_name = "S", default_value_t = 60)]
+    pub lifetime_unit: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct RplNodeArgs {
+    #[command(flatten)]
+    pub live: RplLiveArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RplMode {
+    NonStoring,
+    Storing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RplObjective {
+    Of0,
+    Mrhof,
 }
 
 #[derive(Debug, Args)]

@@ -215,7 +215,7 @@ fn decode_pcapng(bytes: &[u8], args: &DecodeArgs) -> anyhow::Result<ExitCode> {
             flow.server
         );
         malformed |= match flow.transport {
-            Transport::Udp => print_datagrams(flow, &framers),
+            Transport::Udp | Transport::Ipv6Link => print_datagrams(flow, &framers),
             Transport::Tcp => print_stream(flow, &framers),
         };
     }
@@ -226,6 +226,7 @@ fn name(t: Transport) -> &'static str {
     match t {
         Transport::Tcp => "tcp",
         Transport::Udp => "udp",
+        Transport::Ipv6Link => "ipv6",
     }
 }
 

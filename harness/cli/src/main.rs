@@ -12,6 +12,7 @@ mod proxy;
 mod report;
 mod rig;
 mod rpl;
+mod rpl_live;
 mod run;
 
 use clap::Parser;
@@ -61,7 +62,7 @@ fn main() -> std::process::ExitCode {
             Command::Decode(a) => decode::decode(a),
             Command::Proxy(a) => proxy::proxy(a).await,
             Command::Bench(a) => bench::bench(a).await,
-            Command::Rpl(a) => rpl::rpl(a),
+            Command::Rpl(a) => rpl::rpl(a).await,
             Command::Rig(a) => rig::rig(a).await,
         }
     });

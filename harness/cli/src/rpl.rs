@@ -11,9 +11,17 @@ use hilt_sim::{Metrics, Outcome, Performance, Scenario, Simulation};
 use crate::args::{RplCommand, RplSimArgs};
 use crate::exit::{ExitCode, usage};
 
-pub fn rpl(cmd: RplCommand) -> anyhow::Result<ExitCode> {
+pub async fn rpl(cmd: RplCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         RplCommand::Sim(a) => sim(a),
+        RplCommand::Root(a) => crate::rpl_live::root(a).await,
+        RplCommand::Node(a) => crate::rpl_live::node(a).await,
+        RplCommand::Faults => {
+            for f in hilt_net::rpl::Fault::ALL {
+                println!("{:<32} {}", f.name(), f.what());
+            }
+            Ok(ExitCode::Ok)
+        }
     }
 }
 

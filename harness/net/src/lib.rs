@@ -4,8 +4,10 @@
 //! time and records what it moved.
 
 pub mod interposer;
+pub mod netns;
 pub mod pcapng;
 pub mod record;
+pub mod rpl;
 pub mod serial;
 pub mod slip_bridge;
 pub mod tcp;

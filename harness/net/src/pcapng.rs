@@ -48,7 +48,20 @@ pub fn write_trace(path: &Path, recorder: &Recorder, origin_us: u64) -> io::Resu
         DataLink::IPV4,
         format!("hilt recording ({description})"),
     )?;
-    let mut write = |t_us: u64, pkt: Vec<u8>| trace.packet(origin_us + t_us, &pkt);
+    // Whole IPv6 datagrams (RPL links) go on a second interface of LINKTYPE_IPV6.
+    let links: Vec<String> = conns
+        .iter()
+        .filter(|c| c.transport == Transport::Ipv6Link)
+        .map(|c| recorder.link_name(c.id).unwrap_or_default())
+        .collect();
+    if !links.is_empty() {
+        trace.interface(DataLink::IPV6, links.join("; "))?;
+    }
+    // Synthetic packets are IPv4; only an IPv6 link's are IPv6, on interface 1.
+    let mut write = |t_us: u64, pkt: Vec<u8>| {
+        let iface = u32::from(pkt.first().is_some_and(|b| b >> 4 == 6));
+        trace.packet_on(iface, origin_us + t_us, &pkt)
+    };
 
     let mut flows: Vec<Flow> = conns.iter().map(Flow::new).collect();
     let chunks = recorder.chunks();
@@ -69,6 +82,10 @@ pub fn write_trace(path: &Path, recorder: &Recorder, origin_us: u64) -> io::Resu
         let Some(f) = flows.get_mut(c.conn as usize) else {
             continue;
         };
+        if f.info.transport == Transport::Ipv6Link {
+            write(c.t_us, c.bytes.clone())?;
+            continue;
+        }
         if !f.is_tcp() {
             write(c.t_us, f.datagram(c.dir, &c.bytes))?;
             continue;
@@ -113,21 +130,35 @@ struct Trace(PcapNgWriter<BufWriter<File>>);
 
 impl Trace {
     fn create(path: &Path, link: DataLink, description: String) -> io::Result<Self> {
-        let mut w =
+        let w =
             PcapNgWriter::new(BufWriter::new(File::create(path)?)).map_err(io::Error::other)?;
+        let mut trace = Trace(w);
+        trace.interface(link, description)?;
+        Ok(trace)
+    }
+
+    /// Adds an interface (numbered from 0 in the order added).
+    fn interface(&mut self, link: DataLink, description: String) -> io::Result<()> {
         let mut idb = InterfaceDescriptionBlock::new(link, 65_535);
         idb.options
             .push(InterfaceDescriptionOption::IfDescription(Cow::Owned(
                 description,
             )));
-        w.write_pcapng_block(idb).map_err(io::Error::other)?;
-        Ok(Trace(w))
+        self.0
+            .write_pcapng_block(idb)
+            .map(|_| ())
+            .map_err(io::Error::other)
     }
 
     /// One packet at `t_us`, µs since the Unix epoch.
     fn packet(&mut self, t_us: u64, data: &[u8]) -> io::Result<()> {
+        self.packet_on(0, t_us, data)
+    }
+
+    /// One packet on interface `iface`.
+    fn packet_on(&mut self, iface: u32, t_us: u64, data: &[u8]) -> io::Result<()> {
         let epb = EnhancedPacketBlock {
-            interface_id: 0,
+            interface_id: iface,
             timestamp: Duration::from_micros(t_us),
             original_len: data.len() as u32,
             data: Cow::Borrowed(data),

@@ -29,6 +29,9 @@ pub enum Transport {
     Tcp,
     /// Datagrams: each chunk is exactly one datagram.
     Udp,
+    /// A link carrying whole IPv6 datagrams (an RPL interface): each chunk is one
+    /// datagram, IPv6 header included, written to pcapng as it is.
+    Ipv6Link,
 }
 
 /// The two ends of a recorded connection (or UDP flow); `tester` is hilt's side.
@@ -49,6 +52,7 @@ pub struct ConnInfo {
 struct Inner {
     conns: Vec<ConnInfo>,
     chunks: Vec<Chunk>,
+    link_names: std::collections::BTreeMap<u32, String>,
 }
 
 /// Shared, cheap to clone; safe to use from any task.
@@ -90,6 +94,24 @@ impl Recorder {
         well_known_port: Option<u16>,
     ) -> u32 {
         self.open_with(tester, peer, well_known_port, Transport::Udp)
+    }
+
+    /// Registers an interface on which whole IPv6 datagrams are recorded; its
+    /// `description` (interface, roles) stands in for the two socket addresses.
+    pub fn open_ipv6_link(&self, description: &str) -> u32 {
+        let id = self.open_with(
+            SocketAddr::from(([0u16; 8], 0)),
+            SocketAddr::from(([0u16; 8], 0)),
+            None,
+            Transport::Ipv6Link,
+        );
+        self.lock().link_names.insert(id, description.to_owned());
+        id
+    }
+
+    /// The description an IPv6 link was registered with.
+    pub fn link_name(&self, conn: u32) -> Option<String> {
+        self.lock().link_names.get(&conn).cloned()
     }
 
     pub(crate) fn open_with(

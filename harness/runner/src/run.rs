@@ -466,6 +466,10 @@ async fn attempt_once(
                 udp_interposer = Some(h);
                 a
             }),
+            // Link-level suites judge devices and apply their controls themselves.
+            Transport::Ipv6Link => Err(std::io::Error::other(
+                "no interposer for IPv6 links: the suite applies its own controls",
+            )),
         };
         match started {
             Ok(addr) => {

@@ -14,5 +14,6 @@ mod mqtt_brokers;
 mod patterns;
 mod rig;
 mod rpl;
+mod rpl_live;
 mod stomp;
 mod support;

@@ -91,6 +91,11 @@ pub async fn run_proxy_until(
         Transport::Udp => {
             UdpInterposer::start(listen, upstream, framers, rules, None, None).await?
         }
+        Transport::Ipv6Link => {
+            return Err(io::Error::other(
+                "the interposer relays TCP and UDP, not IPv6 links",
+            ));
+        }
     };
     let mut rx = handle.log();
     log(ProxyLogLine::Listening {
