@@ -7,6 +7,7 @@ pub mod coap_client;
 pub mod manifest;
 pub mod mqtt;
 pub mod patterns;
+pub mod rpl;
 pub mod stomp;
 
 use std::collections::BTreeSet;
@@ -24,6 +25,7 @@ pub fn registry() -> Registry {
         amqp091::suite(),
         stomp::suite(),
         patterns::suite(),
+        rpl::suite(),
     ])
 }
 

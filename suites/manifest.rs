@@ -141,7 +141,7 @@ mod test {
         // 139 well-formed ids plus two the specification misprints (kept, see printed_as).
         assert_eq!(count("mqtt-v3.1.1"), Some(141));
         // hilt's own ids: the rules hilt-wire's RPL codec and state machines check.
-        assert_eq!(count("rpl-rfc6550"), Some(37));
+        assert_eq!(count("rpl-rfc6550"), Some(73));
         // The 52 non-DTLS test descriptions of the CoAP#4 plugtest.
         assert_eq!(count("coap-td"), Some(52));
         // hilt's own ids: every MUST/SHOULD of STOMP 1.2, keyword-less protocol rules

@@ -136,7 +136,7 @@ pub async fn recv_stamped(
 }
 
 /// The monotonic instant of a wall-clock stamp taken moments ago.
-fn to_instant(stamp: SystemTime) -> Instant {
+pub(crate) fn to_instant(stamp: SystemTime) -> Instant {
     let (now, wall) = (Instant::now(), SystemTime::now());
     let age = wall.duration_since(stamp).unwrap_or_default();
     now.checked_sub(age).unwrap_or(now)

@@ -238,6 +238,12 @@ impl Ctx {
             .map_err(|e| Failure::error(format!("failed to start the `{stimulus}` command: {e}")))
     }
 
+    /// The device under test's file section, for suites that start its commands their
+    /// own way (inside a network namespace, say).
+    pub fn device(&self) -> Option<&Device> {
+        self.inner.device.as_ref()
+    }
+
     /// Fails with `rule` unless `cond` holds.
     pub fn ensure(
         &self,

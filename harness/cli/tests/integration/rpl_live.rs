@@ -138,3 +138,35 @@ fn a_root_and_three_nodes_in_namespaces_form_a_line_with_source_routed_dao_acks(
         log.join("\n")
     );
 }
+
+/// The TD catalogue against hilt's node and root, each TD in namespaces of its own:
+/// every TD that applies passes, and with `--controls` every one fails against the
+/// node or root that commits its fault.
+#[test]
+fn the_rpl_catalogue_passes_against_hilts_node_and_root_and_catches_every_fault() {
+    if let Some(why) = netns::unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // The node's and the root's runs side by side: each TD has namespaces of its own.
+    std::thread::scope(|scope| {
+        for target in ["hilt-rpl-node", "hilt-rpl-root"] {
+            let dir = dir.path();
+            scope.spawn(move || {
+                let run = super::support::run_suite("rpl", target, &dir.join(target), &[]);
+                run.assert_conforms_or_listed("rpl");
+                let pcaps = std::fs::read_dir(dir.join(target).join("pcap").join(target))
+                    .map(|d| d.count())
+                    .unwrap_or(0);
+                assert!(
+                    pcaps >= 20,
+                    "{target}: a pcapng trace per TD, found {pcaps}"
+                );
+                let controls = dir.join(format!("{target}-controls"));
+                super::support::run_suite("rpl", target, &controls, &["--controls"])
+                    .assert_every_control_fails("rpl");
+            });
+        }
+    });
+}

@@ -129,7 +129,7 @@ impl<L: Ipv6Link> Driver<L> {
                 heard = self.link.recv() => {
                     let heard = heard?;
                     if let Some((r, c)) = &self.recording {
-                        r.record(*c, Direction::Received, &heard.bytes);
+                        r.record_at(*c, Direction::Received, &heard.bytes, heard.at);
                     }
                     if !self.heard(heard.from) {
                         continue;

@@ -23,6 +23,9 @@ use tokio::io::unix::AsyncFd;
 /// A datagram heard on the link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Heard {
+    /// When the kernel queued it (`SO_TIMESTAMPNS`): timing verdicts must not be charged
+    /// with the scheduler's latency before the read.
+    pub at: std::time::Instant,
     /// The neighbour that put it on the link, by link-local address: the IPv6 source
     /// when it is link-local, else the link-local learnt for its link-layer address
     /// (a forwarded datagram), else fe80:: with the source's interface identifier.
@@ -206,7 +209,11 @@ impl Ipv6Link for PacketLink {
             let mut src = [0u8; 16];
             src.copy_from_slice(&bytes[8..24]);
             let from = self.learn(Ipv6Addr::from(src), got.mac);
-            return Ok(Heard { from, bytes });
+            return Ok(Heard {
+                at: got.at,
+                from,
+                bytes,
+            });
         }
     }
 }
@@ -217,6 +224,7 @@ struct Received {
     /// The kernel's own transmission looped back to packet sockets.
     outgoing: bool,
     mac: Option<[u8; 6]>,
+    at: std::time::Instant,
 }
 
 #[expect(
@@ -254,7 +262,9 @@ mod sys {
             libc::socket(
                 libc::AF_PACKET,
                 libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                i32::from(ETH_P_IPV6.to_be()),
+                // Protocol 0: nothing is queued until bind names the interface, so no
+                // datagram of another interface slips in before it.
+                0,
             )
         })
         .map_err(|e| io::Error::new(e.kind(), format!("packet socket (needs root): {e}")))?;
@@ -269,6 +279,8 @@ mod sys {
                 std::mem::size_of::<libc::sockaddr_ll>() as u32,
             )
         })?;
+        nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::ReceiveTimestampns, &true)
+            .map_err(io::Error::from)?;
         // Multicast frames of every group, whatever the device filters.
         let mreq = libc::packet_mreq {
             mr_ifindex: index,
@@ -319,31 +331,37 @@ mod sys {
     }
 
     pub(super) fn recv_from(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Received> {
-        let mut sa = sockaddr(0, None);
-        let mut len = std::mem::size_of::<libc::sockaddr_ll>() as u32;
-        // SAFETY: `buf` and `sa` live across the call; their sizes are passed.
-        let n = unsafe {
-            libc::recvfrom(
-                fd.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                0,
-                (&raw mut sa).cast(),
-                &mut len,
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let mac = (sa.sll_halen == 6).then(|| {
-            let mut m = [0u8; 6];
-            m.copy_from_slice(&sa.sll_addr[..6]);
-            m
-        });
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg};
+        let mut iov = [std::io::IoSliceMut::new(buf)];
+        let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+        let msg = recvmsg::<SockaddrStorage>(
+            fd.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_DONTWAIT,
+        )
+        .map_err(io::Error::from)?;
+        let link = msg.address.as_ref().and_then(|a| a.as_link_addr());
+        let mac = link.filter(|l| l.halen() == 6).and_then(|l| l.addr());
+        let outgoing = link.is_some_and(|l| l.pkttype() == libc::PACKET_OUTGOING);
+        let at = msg
+            .cmsgs()
+            .ok()
+            .and_then(|mut c| {
+                c.find_map(|m| match m {
+                    ControlMessageOwned::ScmTimestampns(ts) => Some(
+                        std::time::UNIX_EPOCH
+                            + std::time::Duration::new(ts.tv_sec() as u64, ts.tv_nsec() as u32),
+                    ),
+                    _ => None,
+                })
+            })
+            .map_or_else(std::time::Instant::now, crate::udp::to_instant);
         Ok(Received {
-            len: n as usize,
-            outgoing: sa.sll_pkttype == libc::PACKET_OUTGOING,
+            len: msg.bytes,
+            outgoing,
             mac,
+            at,
         })
     }
 }
