@@ -27,6 +27,9 @@ mod content;
 mod exchange;
 mod server;
 
+/// How a device's command ended, for failure messages (the MQTT client suite says it the same way).
+pub(crate) use bench::{ended, secs};
+
 use std::sync::Arc;
 
 use hilt_core::SpecRef;

@@ -6,6 +6,7 @@ pub mod coap;
 pub mod coap_client;
 pub mod manifest;
 pub mod mqtt;
+pub mod mqtt_client;
 pub mod patterns;
 pub mod rpl;
 pub mod stomp;
@@ -22,6 +23,7 @@ pub fn registry() -> Registry {
         mqtt::suite(),
         coap::suite(),
         coap_client::suite(),
+        mqtt_client::suite(),
         amqp091::suite(),
         stomp::suite(),
         patterns::suite(),

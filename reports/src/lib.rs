@@ -5,6 +5,7 @@
 //! HTML report can be re-rendered later from the JSON alone (`hilt report`).
 
 pub mod bench;
+pub mod certificate;
 pub mod dodag;
 pub mod eventlog;
 mod file;

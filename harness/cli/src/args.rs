@@ -57,6 +57,20 @@ pub enum Command {
     /// omission and raw, throughput, loss, client and broker CPU; writes bench.json,
     /// HdrHistogram interval logs and bench.html.
     Bench(BenchArgs),
+    /// Certify a device against a profile: run the profile's tests with the device as the
+    /// system under test, and write a certification report (certificate.json with its
+    /// digest, certificate.html) beside the run's results, JUnit XML, pcapng traces and
+    /// HTML report. With --verify, check a certificate instead.
+    ///
+    /// Examples:
+    ///   hilt certify --profile suites/cert/mqtt-client-v5.yaml --device targets/devices/paho-mqtt.yaml
+    ///   hilt certify --profile mqtt-client-v311 --device-cmd 'mosquitto_sub -h {host} -p {port} -t x -q 1 -V 311'
+    ///   hilt certify --verify hilt-out/cert-…/certificate.json
+    ///
+    /// Exit codes: 0 certified (with listed deviations, if any), 1 not certified (or a
+    /// certificate that does not verify), 3 incomplete (a test could not judge).
+    #[command(verbatim_doc_comment)]
+    Certify(CertifyArgs),
     /// RPL tools: `hilt rpl sim` simulates a network of RPL nodes in virtual time.
     #[command(subcommand)]
     Rpl(RplCommand),
@@ -405,6 +419,64 @@ pub struct RunArgs {
     /// makes the target break the rule the test checks; every test must then fail.
     #[arg(long)]
     pub controls: bool,
+
+    /// Disable colour in the terminal output.
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CertifyArgs {
+    /// The profile: a file (suites/cert/mqtt-client-v5.yaml) or its name (mqtt-client-v5).
+    #[arg(long, value_name = "FILE|NAME", required_unless_present = "verify")]
+    pub profile: Option<String>,
+
+    /// The device under test: a device file (targets/devices/*.yaml) or its name.
+    #[arg(
+        long,
+        value_name = "FILE|NAME",
+        required_unless_present_any = ["verify", "device_cmd"],
+        conflicts_with = "device_cmd"
+    )]
+    pub device: Option<String>,
+
+    /// Or a command that makes the device connect, run by `sh -c` with {host} and {port}
+    /// (the address to connect to) filled in, and any of the suite's other placeholders
+    /// ({topic}, {qos}, {keepalive}, {client_id}, …). It serves the tests that only need
+    /// the device to connect and act on its own; the others are skipped.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub device_cmd: Option<String>,
+
+    /// Capabilities the --device-cmd device declares beside the profile's own, e.g.
+    /// `mqtt.client.reconnect`.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        requires = "device_cmd"
+    )]
+    pub capabilities: Vec<String>,
+
+    /// The firmware image the device runs: its SHA-256 goes into the certificate.
+    #[arg(long, value_name = "FILE")]
+    pub firmware: Option<PathBuf>,
+
+    /// Tests run concurrently.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 8)]
+    pub jobs: usize,
+
+    /// Extra attempts for a failing test; a later pass is reported as flaky.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+
+    /// The run folder (default: hilt-out/cert-PROFILE-DEVICE-RUN_ID).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Check a certificate: its digest against its content, and the SHA-256 of every
+    /// pcapng trace beside it. Exits 0 when everything matches, 1 otherwise.
+    #[arg(long, value_name = "CERTIFICATE.json", conflicts_with_all = ["profile", "device", "device_cmd"])]
+    pub verify: Option<PathBuf>,
 
     /// Disable colour in the terminal output.
     #[arg(long)]

@@ -65,3 +65,16 @@ pub fn target(spec: &str) -> anyhow::Result<TargetFile> {
         }
     )))
 }
+
+/// The file `--target NAME|FILE` (or `--device`) names, when it names one.
+pub fn target_path(spec: &str) -> Option<PathBuf> {
+    let as_path = Path::new(spec);
+    if as_path.is_file() {
+        return Some(as_path.to_owned());
+    }
+    all_targets()
+        .ok()?
+        .into_iter()
+        .find(|(_, t)| t.name == spec)
+        .map(|(p, _)| p)
+}

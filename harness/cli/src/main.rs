@@ -3,6 +3,7 @@
 
 mod args;
 mod bench;
+mod certify;
 mod decode;
 mod efficiency;
 mod exit;
@@ -62,6 +63,7 @@ fn main() -> std::process::ExitCode {
             Command::Decode(a) => decode::decode(a),
             Command::Proxy(a) => proxy::proxy(a).await,
             Command::Bench(a) => bench::bench(a).await,
+            Command::Certify(a) => certify::certify(a).await,
             Command::Rpl(a) => rpl::rpl(a).await,
             Command::Rig(a) => rig::rig(a).await,
         }

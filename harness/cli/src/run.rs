@@ -81,11 +81,45 @@ async fn run_selected(
         } else {
             locate::target(name)?
         };
-        targets.push(TargetRequest { file });
+        targets.push(file);
     }
+    let opts = Execution {
+        jobs: args.jobs.or(plan.jobs).unwrap_or(8),
+        retries: args.retries.unwrap_or(plan.retries),
+        out: args.out.clone(),
+        backend: args.backend,
+        controls: args.controls,
+        no_color: args.no_color,
+    };
+    let (results, _) = execute(tests, targets, &opts).await?;
+    Ok(exit_code(&results))
+}
 
+/// How to run a selection: what `hilt run` and `hilt certify` share.
+#[derive(Debug, Clone)]
+pub(crate) struct Execution {
+    pub jobs: usize,
+    pub retries: u32,
+    /// The run folder (default: hilt-out/RUN_ID).
+    pub out: Option<PathBuf>,
+    pub backend: BackendArg,
+    pub controls: bool,
+    pub no_color: bool,
+}
+
+/// Runs `tests` against `targets` and writes the run folder (event log, results JSON,
+/// JUnit XML, pcapng traces, HTML report); returns the results and the folder.
+pub(crate) async fn execute(
+    tests: Vec<(Arc<hilt_runner::Suite>, hilt_runner::TestCase)>,
+    targets: Vec<TargetFile>,
+    opts: &Execution,
+) -> anyhow::Result<(RunResults, PathBuf)> {
+    let targets: Vec<TargetRequest> = targets
+        .into_iter()
+        .map(|file| TargetRequest { file })
+        .collect();
     let run_id = run_id();
-    let run_dir = args
+    let run_dir = opts
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("hilt-out").join(&run_id));
@@ -112,7 +146,7 @@ async fn run_selected(
     }
 
     let log = EventLog::create(&run_dir.join("events.jsonl"))?;
-    let terminal = Terminal::new(!args.no_color);
+    let terminal = Terminal::new(!opts.no_color);
     let reporters = Arc::new((log, terminal));
     let sink: hilt_runner::EventSink = {
         let reporters = Arc::clone(&reporters);
@@ -125,10 +159,10 @@ async fn run_selected(
     let cfg = RunConfig {
         run_id: run_id.clone(),
         run_dir: run_dir.clone(),
-        jobs: args.jobs.or(plan.jobs).unwrap_or(8),
-        retries: args.retries.unwrap_or(plan.retries),
-        controls: args.controls,
-        backend: match args.backend {
+        jobs: opts.jobs,
+        retries: opts.retries,
+        controls: opts.controls,
+        backend: match opts.backend {
             BackendArg::Auto => Backend::Auto,
             BackendArg::Process => Backend::Process,
             BackendArg::Container => Backend::Container,
@@ -146,7 +180,7 @@ async fn run_selected(
         started: out.started,
         finished: out.finished,
         interrupted: out.interrupted,
-        controls: args.controls,
+        controls: opts.controls,
         counts: out.counts,
         targets: out.targets,
         results: out.results,
@@ -158,11 +192,10 @@ async fn run_selected(
     hilt_reports::html::write(&run_dir.join("report.html"), &results)?;
     reporters.1.finish(&results, &run_dir);
     println!("{}", run_dir.join("report.html").display());
-
-    Ok(exit_code(&results))
+    Ok((results, run_dir))
 }
 
-fn exit_code(results: &RunResults) -> ExitCode {
+pub(crate) fn exit_code(results: &RunResults) -> ExitCode {
     if results.interrupted {
         return ExitCode::Interrupted;
     }

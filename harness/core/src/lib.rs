@@ -11,6 +11,7 @@ pub mod datafile;
 pub mod event;
 pub mod id;
 pub mod plan;
+pub mod profile;
 pub mod result;
 pub mod rig;
 pub mod run;

@@ -67,7 +67,17 @@ impl Selector {
 impl Plan {
     pub fn load(path: &Path) -> Result<Self, DataFileError> {
         let plan: Plan = read_yaml(path)?;
-        for s in plan.select.iter().chain(&plan.exclude) {
+        Plan::load_selection(path, &plan.select, &plan.exclude)?;
+        Ok(plan)
+    }
+
+    /// Checks the id globs of a selection read from `path` (a plan's, or a profile's).
+    pub(crate) fn load_selection(
+        path: &Path,
+        select: &[Selector],
+        exclude: &[Selector],
+    ) -> Result<(), DataFileError> {
+        for s in select.iter().chain(exclude) {
             if let Some(g) = &s.id {
                 globset::Glob::new(g).map_err(|e| DataFileError {
                     path: path.to_owned(),
@@ -76,7 +86,7 @@ impl Plan {
                 })?;
             }
         }
-        Ok(plan)
+        Ok(())
     }
 
     pub fn selects(&self, t: &Selectable<'_>) -> bool {
