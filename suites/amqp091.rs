@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use hilt_core::SpecRef;
 use hilt_runner::{Suite, TestCase, Transport};
-use hilt_wire::amqp091::{AMQP_PORT, Amqp091Framer, DOC};
+use hilt_wire::amqp10::AmqpFramer;
+use hilt_wire::amqp091::{AMQP_PORT, DOC};
 
 pub const SUITE: &str = "amqp091";
 /// What a target declares to get these tests.
@@ -33,7 +34,9 @@ pub fn suite() -> Suite {
         under_test: hilt_runner::UnderTest::Server,
         well_known_port: Some(AMQP_PORT),
         transport: Transport::Tcp,
-        framer: Arc::new(|| Box::new(Amqp091Framer::new())),
+        // 0-9-1 and 1.0 share the port: the protocol header tells which one a
+        // connection speaks.
+        framer: Arc::new(|| Box::new(AmqpFramer::new())),
         cases,
     }
 }

@@ -67,6 +67,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("spec/stomp-1.2.yaml", include_str!("spec/stomp-1.2.yaml")),
     ("spec/amqp-0-9-1.yaml", include_str!("spec/amqp-0-9-1.yaml")),
     ("spec/patterns.yaml", include_str!("spec/patterns.yaml")),
+    ("spec/amqp-1.0.yaml", include_str!("spec/amqp-1.0.yaml")),
 ];
 
 /// All manifests. They are compiled in and checked by the tests, so a parse failure
@@ -150,6 +151,8 @@ mod test {
         // The 115 <rule>s of the 0-9-1 XML (82 with a scenario), then 36 statements of the
         // frame grammar, reply codes and RabbitMQ's extensions.
         assert_eq!(count("amqp-0-9-1"), Some(151));
+        // hilt's own ids, by section of parts 1, 2, 3 and 5 of OASIS AMQP 1.0.
+        assert_eq!(count("amqp-1.0"), Some(85));
         let amqp = all.iter().find(|m| m.doc == "amqp-0-9-1");
         let rules = amqp.map(|m| {
             m.statements
@@ -220,6 +223,7 @@ mod test {
             .iter()
             .map(|r| r.spec_ref())
             .chain(hilt_wire::amqp091::Rule::ALL.iter().map(|r| r.spec_ref()))
+            .chain(hilt_wire::amqp10::Rule::ALL.iter().map(|r| r.spec_ref()))
             .chain(hilt_wire::rpl::Rule::ALL.iter().map(|r| r.spec_ref()));
         for r in refs {
             assert!(

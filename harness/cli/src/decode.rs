@@ -96,7 +96,14 @@ fn framer_factory(protocol: &str, args: &DecodeArgs) -> anyhow::Result<FramerFac
         }));
     }
     let registry = hilt_suites::registry();
-    let Some(suite) = registry.suites.iter().find(|s| s.protocol == protocol) else {
+    // A protocol's name, else a suite's: `amqp` tells 0-9-1 from 1.0 by the protocol
+    // header, `amqp10` reads 1.0 frames that come without one.
+    let found = registry
+        .suites
+        .iter()
+        .find(|s| s.protocol == protocol)
+        .or_else(|| registry.suites.iter().find(|s| s.name == protocol));
+    let Some(suite) = found else {
         let known: Vec<&str> = registry.suites.iter().map(|s| s.protocol).collect();
         return Err(usage(format!(
             "no decoder for `{protocol}`; known: {}",

@@ -6,6 +6,7 @@
 //! tests with a fake clock.
 
 pub mod amqp091;
+pub mod amqp10;
 pub mod coap;
 pub mod framing;
 pub mod mqtt;
