@@ -2,6 +2,7 @@
 //! malformed frames as data (`vectors/`); statement manifests (`spec/`); plans.
 
 pub mod amqp091;
+pub mod amqp10;
 pub mod coap;
 pub mod coap_client;
 pub mod manifest;
@@ -28,6 +29,7 @@ pub fn registry() -> Registry {
         stomp::suite(),
         patterns::suite(),
         rpl::suite(),
+        amqp10::suite(),
     ])
 }
 

@@ -66,6 +66,35 @@ fn decode_names_the_broken_rule_and_exits_1() {
 }
 
 #[test]
+fn decode_tells_amqp_1_0_from_0_9_1_by_the_protocol_header() {
+    // The 1.0 header, then an open with container-id "c".
+    let v10 = "41 4d 51 50 00 01 00 00  00 00 00 11 02 00 00 00 00 53 10 c0 04 01 a1 01 63";
+    let o = hilt(&["decode", "--protocol", "amqp", v10]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("1.0.0") && out.contains("open container-id=\"c\""),
+        "{out}"
+    );
+    // The 0-9-1 header, then channel.open.
+    let v091 = "41 4d 51 50 00 00 09 01  01 00 01 00 00 00 05 00 14 00 0a 00 ce";
+    let o = hilt(&["decode", "--protocol", "amqp", v091]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("channel.open"), "{out}");
+    // A 1.0 open whose mandatory container-id is missing: [AMQP10-1.4-mandatory].
+    let o = hilt(&[
+        "decode",
+        "--protocol",
+        "amqp10",
+        "00 00 00 0c 02 00 00 00 00 53 10 45",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("AMQP10-1.4-mandatory"), "{out}");
+}
+
+#[test]
 fn list_shows_tests_with_their_statements() {
     let o = hilt(&["list", "tests", "--suite", "mqtt"]);
     assert!(o.status.success());

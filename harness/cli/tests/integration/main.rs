@@ -4,6 +4,7 @@
 //! area.
 
 mod amqp091;
+mod amqp10;
 mod bench;
 mod cli;
 mod coap;
