@@ -55,6 +55,32 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     run_selected(args, plan, tests).await
 }
 
+/// The targets named by the selected suites' own plans (`suites/plans/<suite>.yaml`):
+/// the default when no target is given, for suites whose peers hilt itself provides
+/// (`rpl` runs against hilt's RPL node and root).
+fn suites_own_targets(
+    tests: &[(Arc<hilt_runner::Suite>, hilt_runner::TestCase)],
+) -> anyhow::Result<Vec<String>> {
+    let Some(root) = locate::root() else {
+        return Ok(Vec::new());
+    };
+    let mut suites: Vec<&str> = tests.iter().map(|(s, _)| s.name).collect();
+    suites.dedup();
+    let mut names: Vec<String> = Vec::new();
+    for suite in suites {
+        let path = root.join("suites/plans").join(format!("{suite}.yaml"));
+        if !path.is_file() {
+            continue;
+        }
+        for t in Plan::load(&path)?.targets {
+            if !names.contains(&t) {
+                names.push(t);
+            }
+        }
+    }
+    Ok(names)
+}
+
 async fn run_selected(
     args: RunArgs,
     plan: Plan,
@@ -64,10 +90,12 @@ async fn run_selected(
         eprintln!("hilt: the selection matched no test (see `hilt list tests`)");
         return Ok(ExitCode::NothingSelected);
     }
-    let target_names = if args.targets.is_empty() {
+    let target_names = if !args.targets.is_empty() {
+        args.targets.clone()
+    } else if !plan.targets.is_empty() {
         plan.targets.clone()
     } else {
-        args.targets.clone()
+        suites_own_targets(&tests)?
     };
     if target_names.is_empty() {
         return Err(usage(

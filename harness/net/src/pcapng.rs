@@ -130,8 +130,7 @@ struct Trace(PcapNgWriter<BufWriter<File>>);
 
 impl Trace {
     fn create(path: &Path, link: DataLink, description: String) -> io::Result<Self> {
-        let w =
-            PcapNgWriter::new(BufWriter::new(File::create(path)?)).map_err(io::Error::other)?;
+        let w = PcapNgWriter::new(BufWriter::new(File::create(path)?)).map_err(io::Error::other)?;
         let mut trace = Trace(w);
         trace.interface(link, description)?;
         Ok(trace)
