@@ -590,6 +590,15 @@ def test_malformed_input(d):
             pkt[4:6] = struct.pack("!H", rnd.randrange(65536))  # a lying payload length
         d.send(bytes(pkt))
         sent += 1
+        # Paced in bursts of 10, each closed by a ping the device must answer: a burst of
+        # 400 back-to-back frames overruns the UART receive path (a known firmware gap:
+        # bytes are lost, SLIP loses frame sync and the console sees binary as commands),
+        # which is another defect than the parsers' robustness this test is about.
+        if sent % 10 == 0:
+            tag = b"burst%03d" % sent
+            d.send(icmpv6(ROOT_LL, DEVICE_LL, 128, 0, b"\0\7\0\2" + tag))
+            d.frame(lambda p, tag=tag: p.nh == ICMPV6 and p.body[0] == 129 and p.body[8:] == tag, 5,
+                    "Echo Reply after %d mutated packets" % sent)
     d.send(icmpv6(ROOT_LL, DEVICE_LL, 128, 0, b"\0\7\0\1alive"))
     d.frame(lambda p: p.nh == ICMPV6 and p.body[0] == 129 and p.body[8:] == b"alive", 5, "Echo Reply after the mutated input")
     d.command("version")
