@@ -9,6 +9,10 @@ use crate::placeholder::Placeholders;
 
 /// Capability names hilt's suites know; a target declaring another one is a typo.
 const KNOWN_CAPABILITIES: &[&str] = &[
+    // Of an MQTT client under certification (suites/cert): it reconnects on its own, and
+    // it resumes a persistent session.
+    "mqtt.client.reconnect",
+    "mqtt.client.session",
     "mqtt.v3.1.1",
     "mqtt.v5",
     "mqtt.qos1",
