@@ -77,6 +77,9 @@ pub async fn run(ctx: Ctx, td: Arc<Td>) -> Outcome {
 /// hilt's root as the TD configures it.
 fn node_script(td: &Td) -> RootScript {
     let mut s = RootScript::new();
+    // The DIS-at-boot TDs keep hilt's root silent: a node that heard a DIO first may
+    // rightly join without soliciting, which made their verdict a race with boot.
+    s.sending = td.procedure != "boot-dis";
     if let Some(shape) = td.param("dio").and_then(|d| DioShape::parse(&d)) {
         s.shape = shape;
     }

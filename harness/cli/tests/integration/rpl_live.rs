@@ -170,3 +170,27 @@ fn the_rpl_catalogue_passes_against_hilts_node_and_root_and_catches_every_fault(
         }
     });
 }
+
+/// `hilt run --suite rpl` with no target runs against the targets of the suite's own
+/// plan (suites/plans/rpl.yaml): hilt's node and root.
+#[test]
+fn the_rpl_suite_needs_no_target_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = super::support::hilt(&[
+        "run",
+        "--suite",
+        "rpl",
+        "--select",
+        "rpl.td-rpl-node-dis-01",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", super::support::stderr(&o));
+    let names: Vec<String> = super::support::results(&out)
+        .targets
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    assert_eq!(names, ["hilt-rpl-node", "hilt-rpl-root"]);
+}
