@@ -18,12 +18,7 @@ fn rabbitmq_passes_the_amqp091_suite_or_its_deviations_are_listed() {
         &["--retries", "1"],
     );
     run.assert_conforms_or_listed("amqp091");
-    let passed = run
-        .results
-        .results
-        .iter()
-        .filter(|t| t.verdict == Verdict::Pass)
-        .count();
+    let passed = run.count(Verdict::Pass);
     assert!(passed >= 60, "{passed} tests passed");
 }
 

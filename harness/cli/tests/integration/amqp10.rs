@@ -19,12 +19,7 @@ fn rabbitmq_passes_the_amqp10_suite_or_its_deviations_are_listed() {
         &["--retries", "1"],
     );
     run.assert_conforms_or_listed("amqp10");
-    let passed = run
-        .results
-        .results
-        .iter()
-        .filter(|t| t.verdict == Verdict::Pass)
-        .count();
+    let passed = run.count(Verdict::Pass);
     assert!(passed >= 100, "{passed} tests passed");
 }
 

@@ -24,19 +24,8 @@ fn mosquitto_clients_pass_the_client_suite_or_their_deviations_are_listed() {
     );
     run.assert_conforms_or_listed("mqtt-client");
     // Every test that ran recorded both legs of its traffic.
-    for t in run
-        .results
-        .results
-        .iter()
-        .filter(|t| t.verdict != Verdict::Skip)
-    {
-        let pcap = t
-            .pcap
-            .as_ref()
-            .unwrap_or_else(|| panic!("{} has no trace", t.test));
-        assert!(out.join(pcap).is_file(), "{}: {pcap} missing", t.test);
-    }
-    let passed = run.lines(|v| v == Verdict::Pass).len();
+    run.assert_every_result_has_a_pcap(&out);
+    let passed = run.count(Verdict::Pass);
     assert!(passed >= 40, "{passed} tests passed");
 }
 

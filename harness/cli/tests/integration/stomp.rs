@@ -10,24 +10,13 @@ fn conforms_or_listed(target: &str) {
     let out = dir.path().join("run");
     let run = run_suite("stomp", target, &out, &["--retries", "1"]);
     run.assert_conforms_or_listed("stomp");
-    let count = |v: Verdict| {
-        run.results
-            .results
-            .iter()
-            .filter(|t| t.verdict == v)
-            .count()
-    };
-    assert!(count(Verdict::Pass) >= 50, "most STOMP tests pass");
+    assert!(run.count(Verdict::Pass) >= 50, "most STOMP tests pass");
     // Every test leaves a pcapng of its connections, with STOMP frames dissected.
+    run.assert_every_result_has_a_pcap(&out);
     for t in &run.results.results {
         if t.verdict == Verdict::Skip {
             continue;
         }
-        let pcap = t
-            .pcap
-            .as_ref()
-            .unwrap_or_else(|| panic!("{} has no trace", t.test));
-        assert!(out.join(pcap).is_file());
         assert!(
             t.trace.iter().any(|f| f.summary.starts_with("CONNECT")),
             "{}: the trace shows decoded STOMP frames",
