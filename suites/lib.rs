@@ -5,6 +5,7 @@ pub mod amqp091;
 pub mod amqp10;
 pub mod coap;
 pub mod coap_client;
+mod corpus;
 pub mod manifest;
 pub mod mqtt;
 pub mod mqtt_client;
@@ -62,24 +63,6 @@ pub(crate) fn hex_excerpt(bytes: &[u8]) -> String {
         s.push_str(&format!(" … {} bytes", bytes.len()));
     }
     s
-}
-
-/// Checks that a corpus compiles in exactly the YAML files of `suites/<folder>`.
-#[cfg(test)]
-pub(crate) fn assert_lists_every_vector_file(folder: &str, files: &[(&str, &str)]) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
-    let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter_map(|n| n.strip_suffix(".yaml").map(str::to_owned))
-        .collect();
-    let listed: BTreeSet<String> = files.iter().map(|(f, _)| (*f).to_owned()).collect();
-    assert_eq!(
-        on_disk,
-        listed,
-        "FILES lists exactly the files in {}",
-        dir.display()
-    );
 }
 
 /// Statement coverage of `tests`, for every manifest any of them cites.

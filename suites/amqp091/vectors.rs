@@ -1,9 +1,10 @@
 //! The malformed-frame corpus (`suites/vectors/amqp091/*.yaml`): each vector's frames are
 //! sent after a channel is open, and the broker must answer with a connection exception
 //! whose reply code the vector names. The frames are checked against hilt's codec when
-//! the suite loads: the first rule they break must be the one the vector says.
+//! the suite loads: the first rule they break must be the one the vector says. Loading
+//! and reporting are the shared corpus runner's (`corpus.rs`).
 
-use std::path::Path;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use hilt_net::interposer::{Action, Dir, Match, Rule};
@@ -15,10 +16,8 @@ use serde::Deserialize;
 use super::controls::Control;
 use super::session::{Next, Session, describe};
 use super::{CAP, SUITE, rule};
+use crate::corpus::{self, Corpus, fresh_name};
 use hilt_wire::amqp091::ClientEvent;
-
-/// Every vector file, compiled in.
-const FILES: &[(&str, &str)] = &[("frames", include_str!("../vectors/amqp091/frames.yaml"))];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,29 +74,42 @@ impl Vector {
     }
 }
 
-/// The vectors of every file, and the problems of those that could not be loaded.
-pub fn load() -> (Vec<Vector>, Vec<String>) {
-    let mut vectors = Vec::new();
-    let mut problems = Vec::new();
-    for (name, text) in FILES {
-        let path = format!("suites/vectors/amqp091/{name}.yaml");
-        match hilt_core::datafile::parse_yaml::<FileData>(Path::new(&path), text) {
-            Ok(f) => vectors.extend(f.vectors),
-            Err(e) => problems.push(e.to_string()),
-        }
-    }
-    (vectors, problems)
+pub fn tests() -> Vec<TestCase> {
+    corpus::tests::<Amqp091>()
 }
 
-pub fn tests() -> Vec<TestCase> {
-    let (vectors, problems) = load();
-    for p in &problems {
-        eprintln!("hilt: skipped AMQP 0-9-1 vectors: {p}");
+struct Amqp091;
+
+impl Corpus for Amqp091 {
+    const PROTOCOL: &'static str = "AMQP 0-9-1";
+    const FOLDER: &'static str = "amqp091";
+    const FILES: &'static [(&'static str, &'static str)] =
+        &[("frames", include_str!("../vectors/amqp091/frames.yaml"))];
+    type File = FileData;
+    type Context = ();
+    type Vector = Vector;
+
+    fn context() {}
+
+    fn compile_file(
+        _: &'static str,
+        path: &str,
+        data: FileData,
+        _: &(),
+        out: &mut Vec<Vector>,
+        problems: &mut Vec<String>,
+    ) {
+        let mut names = BTreeSet::new();
+        out.extend(
+            data.vectors
+                .into_iter()
+                .filter(|v| fresh_name(&mut names, path, &v.name, problems)),
+        );
     }
-    vectors
-        .into_iter()
-        .filter_map(|v| register(Arc::new(v)))
-        .collect()
+
+    fn register(v: Vector) -> Option<TestCase> {
+        register(Arc::new(v))
+    }
 }
 
 fn register(v: Arc<Vector>) -> Option<TestCase> {
@@ -171,7 +183,8 @@ mod test {
 
     #[test]
     fn every_vector_loads_and_breaks_the_rule_it_names() {
-        let (vectors, problems) = load();
+        corpus::assert_lists_every_file::<Amqp091>();
+        let (vectors, problems) = corpus::load::<Amqp091>();
         assert!(problems.is_empty(), "{problems:?}");
         assert!(vectors.len() >= 20);
         for v in &vectors {

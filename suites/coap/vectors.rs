@@ -51,12 +51,10 @@
 //! or RST) and Message ID, which is served. For `served`, the server's 2.xx answer is
 //! turned into a 4.02, as if it had refused the option it should have ignored.
 //!
-//! A file that does not parse, or a vector that does not compile (bad hex, unknown
-//! statement, duplicate name, a rule hilt's codec does not see), is reported on stderr
-//! and skipped: never a panic.
+//! Loading and reporting are the shared corpus runner's (`corpus.rs`); a vector
+//! whose rule hilt's codec does not see does not compile either.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::Arc;
 
 use hilt_core::SpecRef;
@@ -70,24 +68,57 @@ use serde::Deserialize;
 use super::SUITE;
 use super::client::Client;
 use super::controls::Control;
-
-/// Every vector file, compiled in. A unit test checks this list against the folder.
-const FILES: &[(&str, &str)] = &[
-    ("codes", include_str!("../vectors/coap/codes.yaml")),
-    ("header", include_str!("../vectors/coap/header.yaml")),
-    ("options", include_str!("../vectors/coap/options.yaml")),
-    ("semantics", include_str!("../vectors/coap/semantics.yaml")),
-];
+use crate::corpus::{self, Corpus, fresh_name, statements_of};
 
 /// The placeholder Message ID vectors are checked with at load time.
 const CHECK_MID: u16 = 0x1234;
 
 pub fn tests() -> Vec<TestCase> {
-    let (vectors, problems) = load();
-    for p in &problems {
-        eprintln!("hilt: skipped CoAP vector: {p}");
+    corpus::tests::<Coap>()
+}
+
+struct Coap;
+
+impl Corpus for Coap {
+    const PROTOCOL: &'static str = "CoAP";
+    const FOLDER: &'static str = "coap";
+    const FILES: &'static [(&'static str, &'static str)] = &[
+        ("codes", include_str!("../vectors/coap/codes.yaml")),
+        ("header", include_str!("../vectors/coap/header.yaml")),
+        ("options", include_str!("../vectors/coap/options.yaml")),
+        ("semantics", include_str!("../vectors/coap/semantics.yaml")),
+    ];
+    type File = FileData;
+    type Context = BTreeSet<String>;
+    type Vector = Vector;
+
+    fn context() -> BTreeSet<String> {
+        statements_of(RFC7252)
     }
-    vectors.into_iter().map(|v| register(Arc::new(v))).collect()
+
+    fn compile_file(
+        file: &'static str,
+        path: &str,
+        data: FileData,
+        known: &BTreeSet<String>,
+        out: &mut Vec<Vector>,
+        problems: &mut Vec<String>,
+    ) {
+        let mut names = BTreeSet::new();
+        for raw in data.vectors {
+            if !fresh_name(&mut names, path, &raw.name, problems) {
+                continue;
+            }
+            match compile(file, &data.defaults, raw, known) {
+                Ok(v) => out.push(v),
+                Err((name, e)) => problems.push(format!("{path}: vector `{name}`: {e}")),
+            }
+        }
+    }
+
+    fn register(v: Vector) -> Option<TestCase> {
+        Some(register(Arc::new(v)))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,44 +220,6 @@ impl Vector {
     }
 }
 
-/// Every vector of every file, and what was wrong with those skipped.
-pub fn load() -> (Vec<Vector>, Vec<String>) {
-    let mut out = Vec::new();
-    let mut problems = Vec::new();
-    let known = known_statements();
-    for (file, text) in FILES {
-        let path = format!("suites/vectors/coap/{file}.yaml");
-        let data = match hilt_core::datafile::parse_yaml::<FileData>(Path::new(&path), text) {
-            Ok(d) => d,
-            Err(e) => {
-                problems.push(e.to_string());
-                continue;
-            }
-        };
-        let mut names = BTreeSet::new();
-        for raw in data.vectors {
-            if !names.insert(raw.name.clone()) {
-                problems.push(format!("{path}: vector `{}` is defined twice", raw.name));
-                continue;
-            }
-            match compile(file, &data.defaults, raw, &known) {
-                Ok(v) => out.push(v),
-                Err((name, e)) => problems.push(format!("{path}: vector `{name}`: {e}")),
-            }
-        }
-    }
-    (out, problems)
-}
-
-/// The RFC 7252 statement ids the manifest lists.
-fn known_statements() -> BTreeSet<String> {
-    crate::manifest::all()
-        .into_iter()
-        .filter(|m| m.doc == RFC7252)
-        .flat_map(|m| m.statements.into_iter().map(|s| s.id))
-        .collect()
-}
-
 fn hex(field: &str, s: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     if !digits.len().is_multiple_of(2) {
@@ -266,14 +259,6 @@ fn compile_fields(
     raw: RawVector,
     known: &BTreeSet<String>,
 ) -> Result<Vector, String> {
-    if raw.name.is_empty()
-        || !raw
-            .name
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-    {
-        return Err("a name is lowercase letters, digits and dashes".into());
-    }
     let f = raw.fields.or(defaults);
     let mtype = match f.mtype.as_deref().unwrap_or("con") {
         "con" => MessageType::Con,
@@ -499,8 +484,8 @@ mod test {
 
     #[test]
     fn every_file_is_compiled_in_and_every_vector_compiles() {
-        crate::assert_lists_every_vector_file("vectors/coap", FILES);
-        let (vectors, problems) = load();
+        corpus::assert_lists_every_file::<Coap>();
+        let (vectors, problems) = corpus::load::<Coap>();
         assert!(
             problems.is_empty(),
             "vector problems:\n{}",
@@ -517,9 +502,9 @@ mod test {
 
     #[test]
     fn a_bad_vector_is_reported_not_panicked_on() {
-        let known = known_statements();
+        let known = statements_of(RFC7252);
         let data: FileData = hilt_core::datafile::parse_yaml(
-            Path::new("t.yaml"),
+            std::path::Path::new("t.yaml"),
             "vectors:\n  - { name: a, title: t, breaks: RFC7252-3-tkl, token: zz, expect: reject }\n  - { name: b, title: t, breaks: RFC7252-3-tkl, expect: reject }\n  - { name: c, title: t, breaks: RFC7252-9-none, expect: reject }\n",
         )
         .unwrap();
@@ -537,7 +522,7 @@ mod test {
 
     #[test]
     fn controls_serve_a_valid_request_in_place_of_the_vector() {
-        let (vectors, _) = load();
+        let (vectors, _) = corpus::load::<Coap>();
         for v in vectors.iter().filter(|v| v.expect != Expect::Served) {
             let rules = (control(v).rules)();
             let Action::Rewrite(f) = &rules[0].action else {

@@ -47,14 +47,12 @@
 //!   a malformed DISCONNECT were a normal one, a valid message it drops);
 //! - `alive`: the connection is closed (FIN) at the probe.
 //!
-//! A file that does not parse, or a vector that does not compile (bad hex, unknown
-//! statement, duplicate name), is reported on stderr and skipped: never a panic.
+//! Loading and reporting are the shared corpus runner's (`corpus.rs`).
 
 mod expect;
 mod template;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::Arc;
 
 use hilt_core::SpecRef;
@@ -70,43 +68,7 @@ use super::SUITE;
 use super::controls::Control;
 use super::packets::{connect, publish, subscribe};
 use super::session::{Next, Session, doc};
-
-/// Every vector file, compiled in. A unit test checks this list against the folder.
-const FILES: &[(&str, &str)] = &[
-    ("auth", include_str!("../vectors/mqtt/auth.yaml")),
-    ("connect", include_str!("../vectors/mqtt/connect.yaml")),
-    (
-        "connect-props",
-        include_str!("../vectors/mqtt/connect-props.yaml"),
-    ),
-    (
-        "disconnect",
-        include_str!("../vectors/mqtt/disconnect.yaml"),
-    ),
-    ("flags", include_str!("../vectors/mqtt/flags.yaml")),
-    ("length", include_str!("../vectors/mqtt/length.yaml")),
-    ("ping", include_str!("../vectors/mqtt/ping.yaml")),
-    (
-        "properties",
-        include_str!("../vectors/mqtt/properties.yaml"),
-    ),
-    ("pubacks", include_str!("../vectors/mqtt/pubacks.yaml")),
-    ("publish", include_str!("../vectors/mqtt/publish.yaml")),
-    ("sequence", include_str!("../vectors/mqtt/sequence.yaml")),
-    (
-        "server-packets",
-        include_str!("../vectors/mqtt/server-packets.yaml"),
-    ),
-    ("subscribe", include_str!("../vectors/mqtt/subscribe.yaml")),
-    ("trailing", include_str!("../vectors/mqtt/trailing.yaml")),
-    ("truncated", include_str!("../vectors/mqtt/truncated.yaml")),
-    (
-        "unsubscribe",
-        include_str!("../vectors/mqtt/unsubscribe.yaml"),
-    ),
-    ("utf8", include_str!("../vectors/mqtt/utf8.yaml")),
-    ("valid", include_str!("../vectors/mqtt/valid.yaml")),
-];
+use crate::corpus::{self, Corpus, fresh_name};
 
 const PINGREQ: [u8; 2] = [0xc0, 0x00];
 
@@ -124,11 +86,71 @@ const CAPABILITIES: &[&str] = &[
 ];
 
 pub fn tests() -> Vec<TestCase> {
-    let (vectors, problems) = load();
-    for p in &problems {
-        eprintln!("hilt: skipped MQTT vector: {p}");
+    corpus::tests::<Mqtt>()
+}
+
+struct Mqtt;
+
+impl Corpus for Mqtt {
+    const PROTOCOL: &'static str = "MQTT";
+    const FOLDER: &'static str = "mqtt";
+    const FILES: &'static [(&'static str, &'static str)] = &[
+        ("auth", include_str!("../vectors/mqtt/auth.yaml")),
+        ("connect", include_str!("../vectors/mqtt/connect.yaml")),
+        (
+            "connect-props",
+            include_str!("../vectors/mqtt/connect-props.yaml"),
+        ),
+        (
+            "disconnect",
+            include_str!("../vectors/mqtt/disconnect.yaml"),
+        ),
+        ("flags", include_str!("../vectors/mqtt/flags.yaml")),
+        ("length", include_str!("../vectors/mqtt/length.yaml")),
+        ("ping", include_str!("../vectors/mqtt/ping.yaml")),
+        (
+            "properties",
+            include_str!("../vectors/mqtt/properties.yaml"),
+        ),
+        ("pubacks", include_str!("../vectors/mqtt/pubacks.yaml")),
+        ("publish", include_str!("../vectors/mqtt/publish.yaml")),
+        ("sequence", include_str!("../vectors/mqtt/sequence.yaml")),
+        (
+            "server-packets",
+            include_str!("../vectors/mqtt/server-packets.yaml"),
+        ),
+        ("subscribe", include_str!("../vectors/mqtt/subscribe.yaml")),
+        ("trailing", include_str!("../vectors/mqtt/trailing.yaml")),
+        ("truncated", include_str!("../vectors/mqtt/truncated.yaml")),
+        (
+            "unsubscribe",
+            include_str!("../vectors/mqtt/unsubscribe.yaml"),
+        ),
+        ("utf8", include_str!("../vectors/mqtt/utf8.yaml")),
+        ("valid", include_str!("../vectors/mqtt/valid.yaml")),
+    ];
+    type File = FileData;
+    type Context = Known;
+    type Vector = Vector;
+
+    fn context() -> Known {
+        known_statements()
     }
-    vectors.into_iter().map(|v| register(Arc::new(v))).collect()
+
+    fn compile_file(
+        file: &'static str,
+        path: &str,
+        data: FileData,
+        known: &Known,
+        out: &mut Vec<Vector>,
+        problems: &mut Vec<String>,
+    ) {
+        compile_file(file, path, data, known, out, problems);
+    }
+
+    fn register(v: Vector) -> Option<TestCase> {
+        Some(register(Arc::new(v)))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -246,21 +268,6 @@ impl Vector {
     }
 }
 
-/// Every vector of every file, and what was wrong with those skipped.
-pub fn load() -> (Vec<Vector>, Vec<String>) {
-    let mut out = Vec::new();
-    let mut problems = Vec::new();
-    let known = known_statements();
-    for (file, text) in FILES {
-        let path = format!("suites/vectors/mqtt/{file}.yaml");
-        match hilt_core::datafile::parse_yaml::<FileData>(Path::new(&path), text) {
-            Ok(data) => compile_file(file, &path, data, &known, &mut out, &mut problems),
-            Err(e) => problems.push(e.to_string()),
-        }
-    }
-    (out, problems)
-}
-
 fn compile_file(
     file: &'static str,
     path: &str,
@@ -271,8 +278,7 @@ fn compile_file(
 ) {
     let mut names = BTreeSet::new();
     for raw in data.vectors {
-        if !names.insert(raw.name.clone()) {
-            problems.push(format!("{path}: vector `{}` is defined twice", raw.name));
+        if !fresh_name(&mut names, path, &raw.name, problems) {
             continue;
         }
         let versions = raw
@@ -296,14 +302,6 @@ fn compile(
     ver: Ver,
     known: &Known,
 ) -> Result<Vector, String> {
-    if raw.name.is_empty()
-        || !raw
-            .name
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-    {
-        return Err("a name is lowercase letters, digits and dashes".into());
-    }
     let (version, send, expect, ids) = match ver {
         Ver::V5 => (
             Version::V5,
@@ -746,8 +744,8 @@ mod test {
 
     #[test]
     fn every_file_is_compiled_in_and_every_vector_compiles() {
-        crate::assert_lists_every_vector_file("vectors/mqtt", FILES);
-        let (vectors, problems) = load();
+        corpus::assert_lists_every_file::<Mqtt>();
+        let (vectors, problems) = corpus::load::<Mqtt>();
         assert!(
             problems.is_empty(),
             "vector problems:\n{}",
@@ -783,13 +781,14 @@ mod test {
         let mut out = Vec::new();
         let mut problems = Vec::new();
         let text = "vectors:\n  - name: x\n    title: t\n    send: \"zz\"\n    expect: close\n    covers: { v5: [MQTT-9.9.9-9] }\n";
-        let data: FileData = hilt_core::datafile::parse_yaml(Path::new("t.yaml"), text).unwrap();
+        let data: FileData =
+            hilt_core::datafile::parse_yaml(std::path::Path::new("t.yaml"), text).unwrap();
         compile_file("t", "t.yaml", data, &known, &mut out, &mut problems);
         assert!(out.is_empty());
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].contains("send: at character 1"), "{problems:?}");
         let err = hilt_core::datafile::parse_yaml::<FileData>(
-            Path::new("t.yaml"),
+            std::path::Path::new("t.yaml"),
             "vectors:\n  - nme: x\n",
         )
         .unwrap_err();
@@ -798,7 +797,7 @@ mod test {
 
     #[test]
     fn controls_follow_the_expectation() {
-        let (vectors, _) = load();
+        let (vectors, _) = corpus::load::<Mqtt>();
         let lost = vectors.iter().filter(|v| v.pre_ping()).count();
         assert!(
             lost <= 24,

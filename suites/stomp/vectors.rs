@@ -9,11 +9,9 @@
 //! The negative control of every vector drops all the client's frames but the CONNECT
 //! and the probe: the broker never sees the vector, answers the probe, and sends no ERROR.
 //!
-//! A file that does not parse, or a vector that does not compile (unknown statement,
-//! duplicate name), is reported on stderr and skipped: never a panic.
+//! Loading and reporting are the shared corpus runner's (`corpus.rs`).
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::Arc;
 
 use hilt_core::SpecRef;
@@ -25,10 +23,8 @@ use serde::Deserialize;
 use super::controls::Control;
 use super::session::Session;
 use super::{queue, tc};
+use crate::corpus::{self, Corpus, fresh_name, statements_of};
 use crate::intern;
-
-/// Every vector file, compiled in. A unit test checks this list against the folder.
-const FILES: &[(&str, &str)] = &[("malformed", include_str!("../vectors/stomp/malformed.yaml"))];
 
 /// The receipt of the probe that follows every vector.
 const PROBE: &str = "hilt-probe";
@@ -57,47 +53,51 @@ struct Vector {
 }
 
 pub fn tests() -> Vec<TestCase> {
-    let (vectors, problems) = load();
-    for p in &problems {
-        eprintln!("hilt: skipped STOMP vector: {p}");
-    }
-    vectors.into_iter().map(|v| register(Arc::new(v))).collect()
+    corpus::tests::<Stomp>()
 }
 
-fn load() -> (Vec<Vector>, Vec<String>) {
-    let known: BTreeSet<String> = crate::manifest::all()
-        .into_iter()
-        .filter(|m| m.doc == STOMP12)
-        .flat_map(|m| m.statements.into_iter().map(|s| s.id))
-        .collect();
-    let mut out = Vec::new();
-    let mut problems = Vec::new();
-    for (file, text) in FILES {
-        let path = format!("vectors/stomp/{file}.yaml");
-        let data: FileData = match hilt_core::datafile::parse_yaml(Path::new(&path), text) {
-            Ok(d) => d,
-            Err(e) => {
-                problems.push(e.to_string());
-                continue;
-            }
-        };
+struct Stomp;
+
+impl Corpus for Stomp {
+    const PROTOCOL: &'static str = "STOMP";
+    const FOLDER: &'static str = "stomp";
+    const FILES: &'static [(&'static str, &'static str)] =
+        &[("malformed", include_str!("../vectors/stomp/malformed.yaml"))];
+    type File = FileData;
+    type Context = BTreeSet<String>;
+    type Vector = Vector;
+
+    fn context() -> BTreeSet<String> {
+        statements_of(STOMP12)
+    }
+
+    fn compile_file(
+        file: &'static str,
+        path: &str,
+        data: FileData,
+        known: &BTreeSet<String>,
+        out: &mut Vec<Vector>,
+        problems: &mut Vec<String>,
+    ) {
         let mut names = BTreeSet::new();
         'vectors: for v in data.vectors {
-            if !names.insert(v.name.clone()) {
-                problems.push(format!("{path}: duplicate vector name {}", v.name));
+            if !fresh_name(&mut names, path, &v.name, problems) {
                 continue;
             }
             let mut covers = Vec::new();
             for c in &v.covers {
                 let id = format!("STOMP-1.2-{c}");
                 if !known.contains(&id) {
-                    problems.push(format!("{path}: {}: unknown statement {id}", v.name));
+                    problems.push(format!(
+                        "{path}: vector `{}`: unknown statement {id}",
+                        v.name
+                    ));
                     continue 'vectors;
                 }
                 covers.push(SpecRef::new(STOMP12, intern(&id)));
             }
             if covers.is_empty() {
-                problems.push(format!("{path}: {}: covers nothing", v.name));
+                problems.push(format!("{path}: vector `{}`: covers nothing", v.name));
                 continue;
             }
             out.push(Vector {
@@ -108,7 +108,10 @@ fn load() -> (Vec<Vector>, Vec<String>) {
             });
         }
     }
-    (out, problems)
+
+    fn register(v: Vector) -> Option<TestCase> {
+        Some(register(Arc::new(v)))
+    }
 }
 
 /// The vector's bytes with its placeholders filled.
@@ -163,15 +166,17 @@ fn register(v: Arc<Vector>) -> TestCase {
 
 #[cfg(test)]
 mod test {
+    use crate::corpus;
+
     #[test]
     fn every_vector_compiles() {
-        let (vectors, problems) = super::load();
+        let (vectors, problems) = corpus::load::<super::Stomp>();
         assert!(problems.is_empty(), "{problems:#?}");
         assert!(vectors.len() >= 20);
     }
 
     #[test]
     fn every_file_in_the_folder_is_compiled_in() {
-        crate::assert_lists_every_vector_file("vectors/stomp", super::FILES);
+        corpus::assert_lists_every_file::<super::Stomp>();
     }
 }
