@@ -11,7 +11,7 @@ use crate::ReportError;
 /// Writes `bytes` to `path` through a temporary file in the same folder, synced before
 /// it is renamed over `path`, so a crash or a full disk never leaves half a report
 /// behind: readers see the old file or the whole new one.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let err = |source| ReportError::Write {
         path: path.display().to_string(),
         source,
@@ -29,11 +29,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportEr
 }
 
 /// Writes `value` as pretty JSON, atomically; `what` names it in a rendering error.
-pub(crate) fn write_json(
-    path: &Path,
-    what: &str,
-    value: &impl Serialize,
-) -> Result<(), ReportError> {
+pub fn write_json(path: &Path, what: &str, value: &impl Serialize) -> Result<(), ReportError> {
     let bytes = serde_json::to_vec_pretty(value).map_err(|e| ReportError::Render {
         what: what.into(),
         message: e.to_string(),

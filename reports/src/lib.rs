@@ -15,9 +15,8 @@ pub mod junit;
 pub mod svg;
 pub mod terminal;
 
+pub use file::{write_atomically, write_json};
 pub use hilt_core::RunResults;
-
-pub(crate) use file::write_atomically;
 
 /// A report file that could not be written or read.
 #[derive(Debug, thiserror::Error)]

@@ -596,10 +596,10 @@ async fn trickle(ctx: &Ctx, td: &Td, bench: &Bench) -> Outcome {
         }
         "multicast-dis" => reset_by_dis(ctx, td, bench, &cfg, HILT_ROOT, None, true).await,
         "suppression" => {
-            let from = bench.mark();
+            // The first second lets the node hear the root's DIOs; the check is on the
+            // two seconds after it.
             tokio::time::sleep(Duration::from_secs(1)).await;
             let window = bench.mark();
-            let _ = from;
             let sent = bench
                 .collect(window, Duration::from_secs(2), |s| {
                     s.multicast_dio().is_some()

@@ -146,8 +146,7 @@ pub async fn compare(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         errors,
     };
     let json = run_dir.join("efficiency.json");
-    std::fs::write(&json, serde_json::to_vec_pretty(&results)?)
-        .with_context(|| format!("failed to write {}", json.display()))?;
+    hilt_reports::write_json(&json, "the efficiency results", &results)?;
     print!("{}", table(&results));
     println!("{}", json.display());
     Ok(if results.errors.is_empty() {

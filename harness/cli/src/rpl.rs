@@ -81,8 +81,7 @@ fn sim(args: RplSimArgs) -> anyhow::Result<ExitCode> {
 
     let metrics_path = out.join("metrics.json");
     let json = metrics_json(&outcome, &perf)?;
-    std::fs::write(&metrics_path, serde_json::to_vec_pretty(&json)?)
-        .with_context(|| format!("failed to write {}", metrics_path.display()))?;
+    hilt_reports::write_json(&metrics_path, "the simulation metrics", &json)?;
     let report_path = out.join("report.html");
     let nodes: Vec<DrawnNode> = outcome
         .nodes
