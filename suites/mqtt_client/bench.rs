@@ -18,6 +18,15 @@ use super::server::{Conn, Got, Listener};
 pub(crate) use crate::coap_client::{ended, secs};
 use crate::mqtt::MQTT_PORT;
 
+/// How long a device may take to start and connect: an interpreter loading its MQTT
+/// library on a busy machine takes seconds. Every deadline of the suite includes it.
+pub const DEVICE_START: Duration = Duration::from_secs(20);
+/// A test's deadline for what the protocol bounds only by the device's own pace (it
+/// connects, subscribes, publishes); judgements of reactions use the response time.
+pub const DEADLINE: Duration = Duration::from_secs(10 + DEVICE_START.as_secs());
+/// The runner's bound of such a test.
+pub const BOUND: Duration = Duration::from_secs(15 + DEVICE_START.as_secs());
+
 /// How often a test waiting for a reconnection looks whether the client has exited.
 const EXIT_CHECK: Duration = Duration::from_millis(100);
 

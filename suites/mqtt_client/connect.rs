@@ -8,7 +8,7 @@ use hilt_runner::{Control, Ctx, Failure, TestCase};
 use hilt_wire::mqtt::{Packet, Properties, Version};
 use tokio::time::Instant;
 
-use super::bench::{Session, Stimulus, connack, secs, serve};
+use super::bench::{BOUND, DEADLINE, DEVICE_START, Session, Stimulus, connack, secs, serve};
 use super::server::Got;
 use super::{specs, tc};
 
@@ -49,7 +49,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             "connect.first-packet",
             "The first packet the client sends on its connection is CONNECT",
             |ctx: Ctx, version| async move {
-                let deadline = Instant::now() + Duration::from_secs(10);
+                let deadline = Instant::now() + DEADLINE;
                 let s = Stimulus::new(&ctx);
                 let mut session =
                     Session::open(&ctx, version, &["connect", "subscribe"], &s, Vec::new(), deadline)
@@ -61,7 +61,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             },
         )
         .covers(&specs(version, &["MQTT-3.1.0-1"], &["MQTT-3.1.0-1"]))
-        .timeout(Duration::from_secs(15))
+        .timeout(BOUND)
         .control(Control::new(
             "a PINGREQ reaches hilt before the client's CONNECT",
             || {
@@ -73,7 +73,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             "connect.well-formed",
             "CONNECT is well-formed: protocol name and level, consistent flags, Will and credential fields present exactly as the flags say, the client id first",
             |ctx: Ctx, version| async move {
-                let deadline = Instant::now() + Duration::from_secs(10);
+                let deadline = Instant::now() + DEADLINE;
                 let s = Stimulus::new(&ctx);
                 let mut session =
                     Session::open(&ctx, version, &["connect", "subscribe"], &s, Vec::new(), deadline)
@@ -102,7 +102,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             &["MQTT-3.1.2-11", "MQTT-3.1.2-13", "MQTT-3.1.2-16", "MQTT-3.1.2-18", "MQTT-3.1.3-1", "MQTT-3.1.3-3", "MQTT-3.1.3-4", "MQTT-2.2.2-1"],
             &["MQTT-3.1.2-11", "MQTT-3.1.2-13", "MQTT-3.1.2-15", "MQTT-3.1.2-18", "MQTT-3.1.2-20", "MQTT-3.1.2-22", "MQTT-3.1.3-1", "MQTT-3.1.3-3", "MQTT-3.1.3-4"],
         ))
-        .timeout(Duration::from_secs(15))
+        .timeout(BOUND)
         .control(connect_flags_control(
             "the client's CONNECT reaches hilt with Will QoS 1 but no Will Flag",
             0x08,
@@ -113,7 +113,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             "With nothing else to send, the client sends PINGREQ so that no gap between its packets exceeds the Keep Alive",
             |ctx: Ctx, version| async move {
                 let s = Stimulus::new(&ctx).keepalive(KEEP_ALIVE_S);
-                let deadline = Instant::now() + Duration::from_secs(45);
+                let deadline = Instant::now() + DEVICE_START + Duration::from_secs(45);
                 let mut session =
                     Session::open(&ctx, version, &["connect", "subscribe"], &s, Vec::new(), deadline)
                         .await?;
@@ -124,7 +124,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             },
         )
         .covers(&specs(version, &["MQTT-3.1.2-20"], &["MQTT-3.1.2-23"]))
-        .timeout(Duration::from_secs(50))
+        .timeout(DEVICE_START + Duration::from_secs(50))
         .control(Control::new(
             "the client's PINGREQs never reach hilt",
             || vec![Rule::new(Dir::ToServer, Match::kind("PINGREQ"), Action::Drop)],

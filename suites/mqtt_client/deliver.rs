@@ -2,15 +2,14 @@
 //! the receiver's side of QoS 1 and 2 (§4.3): acknowledgements, their order (§4.6), no
 //! duplicate delivery, Packet Identifiers reused by the server.
 
-use std::time::Duration;
-
 use hilt_net::interposer::{Action, Dir, Match, Rule};
 use hilt_runner::{Control, Ctx, Failure, TestCase};
 use hilt_wire::mqtt::{Ack, Packet, Properties, QoS, Subscribe, Version};
 use tokio::time::Instant;
 
 use super::bench::{
-    Session, Stimulus, await_subscribe, connack, malformed_or, publish, serve, topic_for,
+    BOUND, DEADLINE, Session, Stimulus, await_subscribe, connack, malformed_or, publish, serve,
+    topic_for,
 };
 use super::controls::{first_byte, mutate_to_server};
 use super::server::{Conn, Got};
@@ -129,7 +128,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             "subscribe.well-formed",
             "SUBSCRIBE is well-formed: flags 0010, at least one Topic Filter, each a valid UTF-8 filter with valid wildcards",
             |ctx: Ctx, version| async move {
-                let deadline = Instant::now() + Duration::from_secs(10);
+                let deadline = Instant::now() + DEADLINE;
                 let s = Stimulus::new(&ctx);
                 let sub = Subscribed::open(&ctx, version, SUBSCRIBE, &s, deadline).await?;
                 ctx.note(format!(
@@ -146,14 +145,14 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             &["MQTT-3.8.1-1", "MQTT-3.8.3-1", "MQTT-3.8.3-2", "MQTT-4.7.1-1", "MQTT-4.7.1-2"],
             &["MQTT-3.8.1-1", "MQTT-3.8.3-1", "MQTT-3.8.3-3", "MQTT-4.7.1-2", "MQTT-4.7.1-3", "MQTT-2.2.2-1"],
         ))
-        .timeout(Duration::from_secs(15))
+        .timeout(BOUND)
         .control(first_byte("SUBSCRIBE", "the client's SUBSCRIBE reaches hilt with flags 0000", |b| b & 0xf0)),
         tc(
             version,
             "subscribe.packet-id",
             "SUBSCRIBE carries a non-zero Packet Identifier",
             |ctx: Ctx, version| async move {
-                let deadline = Instant::now() + Duration::from_secs(10);
+                let deadline = Instant::now() + DEADLINE;
                 let s = Stimulus::new(&ctx);
                 let sub = Subscribed::open(&ctx, version, SUBSCRIBE, &s, deadline).await?;
                 ctx.ensure(sub.subscribe.packet_id != 0, spec(version, "MQTT-2.2.1-3", "MQTT-2.3.1-1"), || {
@@ -162,7 +161,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             },
         )
         .covers(&specs(version, &["MQTT-2.2.1-3"], &["MQTT-2.3.1-1"]))
-        .timeout(Duration::from_secs(15))
+        .timeout(BOUND)
         .control(mutate_to_server(version, "SUBSCRIBE", "the client's SUBSCRIBE reaches hilt with Packet Identifier 0", |p| {
             if let Packet::Subscribe(s) = p {
                 s.packet_id = 0;
@@ -173,7 +172,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             "deliver.qos1-puback",
             "A QoS 1 PUBLISH from the server is answered with PUBACK carrying its Packet Identifier",
             |ctx: Ctx, version| async move {
-                let deadline = Instant::now() + Duration::from_secs(10);
+                let deadline = Instant::now() + DEADLINE;
                 let s = Stimulus::new(&ctx).qos(1);
                 let mut sub = Subscribed::open(&ctx, version, SUBSCRIBE, &s, deadline).await?;
                 let qos = sub.deliver_qos(QoS::AtLeastOnce)?;
@@ -191,14 +190,14 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             &["MQTT-4.3.2-4", "MQTT-3.3.4-1", "MQTT-4.5.0-2", "MQTT-2.2.1-5"],
             &["MQTT-4.3.2-2", "MQTT-3.3.4-1", "MQTT-4.5.0-2", "MQTT-2.3.1-6"],
         ))
-        .timeout(Duration::from_secs(15))
+        .timeout(BOUND)
         .control(crate::mqtt::controls::drop_to_server("PUBACK", "the client's PUBACKs never reach hilt")),
         tc(
             version,
             "deliver.qos2-flow",
             "A QoS 2 PUBLISH from the server is answered with PUBREC, and the server's PUBREL with PUBCOMP, both with its Packet Identifier",
             |ctx: Ctx, version| async move {
-                let deadline = Instant::now() + Duration::from_secs(10);
+                let deadline = Instant::now() + DEADLINE;
                 let s = Stimulus::new(&ctx).qos(2);
                 let mut sub = Subscribed::open(&ctx, version, SUBSCRIBE, &s, deadline).await?;
                 let qos = sub.deliver_qos(QoS::ExactlyOnce)?;
@@ -221,7 +220,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             &["MQTT-4.3.3-8", "MQTT-4.3.3-11", "MQTT-3.3.4-1"],
             &["MQTT-4.3.3-2", "MQTT-3.3.4-1", "MQTT-4.5.0-2"],
         ))
-        .timeout(Duration::from_secs(15))
+        .timeout(BOUND)
         .control(crate::mqtt::controls::drop_to_server("PUBCOMP", "the client's PUBCOMPs never reach hilt")),
         tc(
             version,
@@ -230,7 +229,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             no_duplicate,
         )
         .covers(&specs(version, &["MQTT-4.3.3-10"], &["MQTT-4.3.3-2"]))
-        .timeout(Duration::from_secs(15))
+        .timeout(BOUND)
         .control(Control::new(
             "hilt's repeated QoS 2 PUBLISH reaches the client with another Packet Identifier: a new message to it",
             || {
@@ -260,7 +259,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             |ctx: Ctx, version| async move { ack_order(ctx, version, QoS::AtLeastOnce).await },
         )
         .covers(&specs(version, &["MQTT-4.6.0-2"], &["MQTT-4.6.0-2"]))
-        .timeout(Duration::from_secs(15))
+        .timeout(BOUND)
         .control(Control::new("the client's first PUBACK reaches hilt after its second", || {
             vec![Rule::new(Dir::ToServer, Match::kind("PUBACK"), Action::Reorder).nth(1)]
         })),
@@ -271,7 +270,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             |ctx: Ctx, version| async move { ack_order(ctx, version, QoS::ExactlyOnce).await },
         )
         .covers(&specs(version, &["MQTT-4.6.0-3"], &["MQTT-4.6.0-3"]))
-        .timeout(Duration::from_secs(15))
+        .timeout(BOUND)
         .control(Control::new("the client's first PUBREC reaches hilt after its second", || {
             vec![Rule::new(Dir::ToServer, Match::kind("PUBREC"), Action::Reorder).nth(1)]
         })),
@@ -280,7 +279,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             "deliver.packet-id-reuse",
             "A QoS 1 PUBLISH reusing the Packet Identifier of one already acknowledged is a new message: it is acknowledged again",
             |ctx: Ctx, version| async move {
-                let deadline = Instant::now() + Duration::from_secs(10);
+                let deadline = Instant::now() + DEADLINE;
                 let s = Stimulus::new(&ctx).qos(1).count(2);
                 let mut sub = Subscribed::open(&ctx, version, SUBSCRIBE, &s, deadline).await?;
                 let qos = sub.deliver_qos(QoS::AtLeastOnce)?;
@@ -298,7 +297,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             },
         )
         .covers(&specs(version, &["MQTT-4.3.2-5"], &["MQTT-4.3.2-2"]))
-        .timeout(Duration::from_secs(15))
+        .timeout(BOUND)
         .control(Control::new("the client's second PUBACK never reaches hilt", || {
             vec![Rule::new(Dir::ToServer, Match::kind("PUBACK"), Action::Drop).nth(2)]
         })),
@@ -313,7 +312,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             &["MQTT-3.10.1-1", "MQTT-3.10.3-1", "MQTT-3.10.3-2"],
             &["MQTT-3.10.1-1", "MQTT-3.10.3-1", "MQTT-3.10.3-2"],
         ))
-        .timeout(Duration::from_secs(15))
+        .timeout(BOUND)
         .control(first_byte("UNSUBSCRIBE", "the client's UNSUBSCRIBE reaches hilt with flags 0000", |b| b & 0xf0)),
     ]
 }
@@ -321,7 +320,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
 /// Delivers one QoS 2 message, repeats it with DUP 1 before PUBREL, completes it, then
 /// delivers a second; the client must print the first once.
 async fn no_duplicate(ctx: Ctx, version: Version) -> hilt_runner::Outcome {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + DEADLINE;
     let s = Stimulus::new(&ctx).qos(2).count(2);
     let mut sub = Subscribed::open(&ctx, version, SUBSCRIBE_ONLY, &s, deadline).await?;
     let qos = sub.deliver_qos(QoS::ExactlyOnce)?;
@@ -385,7 +384,7 @@ async fn no_duplicate(ctx: Ctx, version: Version) -> hilt_runner::Outcome {
 /// Delivers three messages at `qos` back to back and judges the order of their
 /// acknowledgements.
 async fn ack_order(ctx: Ctx, version: Version, qos: QoS) -> hilt_runner::Outcome {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + DEADLINE;
     let s = Stimulus::new(&ctx).qos(qos.as_u8()).count(3);
     let mut sub = Subscribed::open(&ctx, version, SUBSCRIBE, &s, deadline).await?;
     let qos = sub.deliver_qos(qos)?;
@@ -425,7 +424,7 @@ async fn ack_order(ctx: Ctx, version: Version, qos: QoS) -> hilt_runner::Outcome
 }
 
 async fn unsubscribe(ctx: Ctx, version: Version) -> hilt_runner::Outcome {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + DEADLINE;
     let s = Stimulus::new(&ctx);
     let (mut session, _) = Session::open_accepted(
         &ctx,

@@ -9,7 +9,9 @@ use hilt_runner::{Control, Ctx, Failure, TestCase};
 use hilt_wire::mqtt::{PacketType, Properties, RawPacket, Version, Writer};
 use tokio::time::Instant;
 
-use super::bench::{Session, Stimulus, connack, first_connect, secs, serve};
+use super::bench::{
+    BOUND, DEADLINE, DEVICE_START, Session, Stimulus, connack, first_connect, secs, serve,
+};
 use super::controls::hide_from_client;
 use super::server::Got;
 use super::{spec, specs, tc};
@@ -67,7 +69,7 @@ pub async fn must_close(
     rule: hilt_core::SpecRef,
     what: &str,
 ) -> hilt_runner::Outcome {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + DEADLINE;
     let s = Stimulus::new(ctx);
     let (mut session, _) =
         Session::open_accepted(ctx, version, ANY, &s, connack(Properties::new()), deadline).await?;
@@ -162,7 +164,7 @@ fn close_test(
         async move { must_close(&ctx, version, bad, rule, what).await }
     })
     .covers(&covers)
-    .timeout(Duration::from_secs(15))
+    .timeout(BOUND)
     .control(hide_from_client(
         &format!("{what} never reaches the client, as if it ignored it"),
         frame,
@@ -206,7 +208,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
         )
         .covers(&specs(version, &["MQTT-3.1.0-1"], &["MQTT-3.1.0-1"]))
         .needs(&["mqtt.client.reconnect"])
-        .timeout(Duration::from_secs(40))
+        .timeout(DEVICE_START + Duration::from_secs(40))
         .control(Control::new("a PINGREQ reaches hilt before each CONNECT of the client", || {
             vec![Rule::new(Dir::ToServer, Match::kind("CONNECT"), Action::InjectBefore(vec![0xc0, 0x00]))]
         })),
@@ -218,7 +220,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
         )
         .covers(&specs(version, &["MQTT-3.1.0-1"], &["MQTT-3.1.0-1"]))
         .needs(&["mqtt.client.reconnect"])
-        .timeout(Duration::from_secs(40))
+        .timeout(DEVICE_START + Duration::from_secs(40))
         .control(Control::new("a PINGREQ reaches hilt before each CONNECT of the client", || {
             vec![Rule::new(Dir::ToServer, Match::kind("CONNECT"), Action::InjectBefore(vec![0xc0, 0x00]))]
         })),
@@ -248,7 +250,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
 
 /// Closes (or resets) the client's connection after CONNACK and judges the reconnection.
 async fn reconnect(ctx: Ctx, version: Version, reset: bool) -> hilt_runner::Outcome {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + DEVICE_START + Duration::from_secs(30);
     let s = Stimulus::new(&ctx);
     let (mut session, _) =
         Session::open_accepted(&ctx, version, ANY, &s, connack(Properties::new()), deadline)

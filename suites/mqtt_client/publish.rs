@@ -10,7 +10,9 @@ use hilt_runner::{Control, Ctx, Failure, TestCase};
 use hilt_wire::mqtt::{Ack, Packet, PacketType, Properties, Publish, QoS, Version};
 use tokio::time::Instant;
 
-use super::bench::{Session, Stimulus, answer, connack, malformed_or, secs, serve};
+use super::bench::{
+    BOUND, DEADLINE, DEVICE_START, Session, Stimulus, answer, connack, malformed_or, secs, serve,
+};
 use super::controls::{self, drop_to_server_after, first_byte, inject_after, mutate_to_server};
 use super::server::{Conn, Got};
 use super::{spec, specs, tc};
@@ -86,7 +88,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             "publish.well-formed",
             "A PUBLISH is well-formed: a Topic Name without wildcards, at least one character, valid flags",
             |ctx: Ctx, version| async move {
-                let deadline = Instant::now() + Duration::from_secs(10);
+                let deadline = Instant::now() + DEADLINE;
                 let s = Stimulus::new(&ctx);
                 let (_, p) = first_publish(&ctx, version, &s, deadline, never).await?;
                 ctx.note(format!("PUBLISH to {:?} at QoS {}", p.topic, p.qos.as_u8()));
@@ -98,7 +100,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             &["MQTT-3.3.1-4", "MQTT-3.3.2-1", "MQTT-3.3.2-2", "MQTT-4.7.0-1", "MQTT-4.7.3-1"],
             &["MQTT-3.3.1-4", "MQTT-3.3.2-1", "MQTT-3.3.2-2", "MQTT-4.7.1-1", "MQTT-4.7.3-1"],
         ))
-        .timeout(Duration::from_secs(15))
+        .timeout(BOUND)
         .control(mutate_to_server(
             version,
             "PUBLISH",
@@ -114,7 +116,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             "publish.qos0-dup",
             "A QoS 0 PUBLISH has DUP 0",
             |ctx: Ctx, version| async move {
-                let deadline = Instant::now() + Duration::from_secs(10);
+                let deadline = Instant::now() + DEADLINE;
                 let s = Stimulus::new(&ctx).qos(0);
                 let (_, p) = first_publish(&ctx, version, &s, deadline, never).await?;
                 if p.qos != QoS::AtMostOnce {
@@ -129,14 +131,14 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             },
         )
         .covers(&specs(version, &["MQTT-3.3.1-2", "MQTT-4.3.1-1"], &["MQTT-3.3.1-2", "MQTT-4.3.1-1"]))
-        .timeout(Duration::from_secs(15))
+        .timeout(BOUND)
         .control(first_byte("PUBLISH", "the client's QoS 0 PUBLISH reaches hilt with DUP 1", |b| b | 0x08)),
         tc(
             version,
             "publish.qos1-first-send",
             "A QoS 1 PUBLISH first sent carries a non-zero Packet Identifier, QoS 1 and DUP 0",
             |ctx: Ctx, version| async move {
-                let deadline = Instant::now() + Duration::from_secs(10);
+                let deadline = Instant::now() + DEADLINE;
                 let s = Stimulus::new(&ctx).qos(1);
                 let (_, p) = first_publish(&ctx, version, &s, deadline, never).await?;
                 let rule = spec(version, "MQTT-4.3.2-2", "MQTT-4.3.2-1");
@@ -152,7 +154,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             },
         )
         .covers(&specs(version, &["MQTT-4.3.2-2", "MQTT-2.2.1-3"], &["MQTT-4.3.2-1", "MQTT-2.3.1-1"]))
-        .timeout(Duration::from_secs(15))
+        .timeout(BOUND)
         .control(first_byte("PUBLISH", "the client's first QoS 1 PUBLISH reaches hilt with DUP 1", |b| b | 0x08)),
         tc(
             version,
@@ -161,7 +163,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             packet_ids_unique,
         )
         .covers(&specs(version, &["MQTT-2.2.1-3", "MQTT-4.3.2-1"], &["MQTT-2.3.1-2", "MQTT-4.3.2-1"]))
-        .timeout(Duration::from_secs(20))
+        .timeout(DEVICE_START + Duration::from_secs(20))
         .control(Control::new(
             "the client's first PUBLISH reaches hilt twice, the copy a new message (DUP 0) with the same Packet Identifier",
             || vec![Rule::new(Dir::ToServer, Match::kind("PUBLISH"), Action::Duplicate).nth(1)],
@@ -178,7 +180,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             },
         )
         .covers(&specs(version, &["MQTT-4.3.3-4", "MQTT-2.2.1-5"], &["MQTT-4.3.3-1", "MQTT-2.3.1-6"]))
-        .timeout(Duration::from_secs(15))
+        .timeout(BOUND)
         .control(controls::drop_to_server("PUBREL", "the client's PUBRELs never reach hilt")),
         tc(
             version,
@@ -193,7 +195,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             },
         )
         .covers(&specs(version, &["MQTT-3.6.1-1"], &["MQTT-3.6.1-1"]))
-        .timeout(Duration::from_secs(15))
+        .timeout(BOUND)
         .control(first_byte("PUBREL", "the client's PUBREL reaches hilt with flags 0000", |b| b & 0xf0)),
         tc(
             version,
@@ -202,7 +204,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
             disconnect_last,
         )
         .covers(&specs(version, &["MQTT-3.14.4-1", "MQTT-3.14.4-2"], &["MQTT-3.14.4-1", "MQTT-3.14.4-2"]))
-        .timeout(Duration::from_secs(15))
+        .timeout(BOUND)
         .control(inject_after("DISCONNECT", "a PINGREQ reaches hilt after the client's DISCONNECT", vec![0xc0, 0x00])),
         tc(
             version,
@@ -212,7 +214,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
         )
         .covers(&specs(version, &["MQTT-4.4.0-1", "MQTT-3.3.1-1"], &["MQTT-4.4.0-1", "MQTT-3.3.1-1", "MQTT-2.3.1-3"]))
         .needs(&["mqtt.client.session"])
-        .timeout(Duration::from_secs(40))
+        .timeout(DEVICE_START + Duration::from_secs(40))
         .control(first_byte("PUBLISH", "the client's PUBLISHes reach hilt with DUP 0", |b| b & !0x08)),
         tc(
             version,
@@ -222,7 +224,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
         )
         .covers(&specs(version, &["MQTT-4.4.0-1", "MQTT-4.3.3-6"], &["MQTT-4.4.0-1", "MQTT-4.3.3-1"]))
         .needs(&["mqtt.client.session"])
-        .timeout(Duration::from_secs(40))
+        .timeout(DEVICE_START + Duration::from_secs(40))
         .control(drop_to_server_after(
             PacketType::PubRel,
             1,
@@ -234,7 +236,7 @@ pub fn tests(version: Version) -> Vec<TestCase> {
 /// Publishes at QoS 2, answers PUBREC, and returns the PUBREL that came back (with the
 /// same Packet Identifier), if one did.
 async fn qos2_flow(ctx: &Ctx, version: Version) -> Result<(Option<Ack>, Conn), Failure> {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + DEADLINE;
     let s = Stimulus::new(ctx).qos(2);
     let (mut session, p) = first_publish(ctx, version, &s, deadline, never).await?;
     let Some(id) = p.packet_id.filter(|_| p.qos == QoS::ExactlyOnce) else {
@@ -265,7 +267,7 @@ async fn packet_ids_unique(ctx: Ctx, version: Version) -> hilt_runner::Outcome {
     // Acknowledgements wait until every message is out, or this long after the last
     // one: long enough for a client that does not wait for them to send the next.
     let hold = Duration::from_millis(700);
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + DEVICE_START + Duration::from_secs(15);
     let s = Stimulus::new(&ctx).qos(1).count(COUNT);
     let (mut session, _) = Session::open_accepted(
         &ctx,
@@ -344,7 +346,7 @@ async fn ack_all(conn: &mut Conn, unacked: &mut BTreeMap<u16, Instant>) -> Resul
 }
 
 async fn disconnect_last(ctx: Ctx, version: Version) -> hilt_runner::Outcome {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + DEADLINE;
     let s = Stimulus::new(&ctx).qos(0);
     let (mut session, _) = Session::open_accepted(
         &ctx,
@@ -399,7 +401,7 @@ async fn disconnect_last(ctx: Ctx, version: Version) -> hilt_runner::Outcome {
 /// PUBLISH unacknowledged; QoS 2: PUBREC answered, the PUBREL without PUBCOMP), then
 /// judges what the client resends on its next connection.
 async fn resend(ctx: Ctx, version: Version, qos: QoS) -> hilt_runner::Outcome {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + DEVICE_START + Duration::from_secs(30);
     let s = Stimulus::new(&ctx).qos(qos.as_u8());
     let mut session =
         Session::open(&ctx, version, PUBLISH_SESSION, &s, Vec::new(), deadline).await?;

@@ -14,7 +14,9 @@ use hilt_wire::mqtt::{
 };
 use tokio::time::Instant;
 
-use super::bench::{Session, Stimulus, connack, connack_with, publish, secs, serve};
+use super::bench::{
+    BOUND, DEADLINE, DEVICE_START, Session, Stimulus, connack, connack_with, publish, secs, serve,
+};
 use super::connect::{KEEP_ALIVE_S, judge_keep_alive};
 use super::controls::{drop_to_server, inject_after_connect, mutate_to_client, mutate_to_server};
 use super::faults::expect_close;
@@ -49,7 +51,7 @@ pub fn tests() -> Vec<TestCase> {
             |ctx: Ctx, version| async move {
                 const SERVER_KEEP_ALIVE: u16 = 2;
                 let s = Stimulus::new(&ctx).keepalive(KEEP_ALIVE_S);
-                let deadline = Instant::now() + Duration::from_secs(30);
+                let deadline = Instant::now() + DEVICE_START + Duration::from_secs(30);
                 let mut session = Session::open(&ctx, version, ANY, &s, Vec::new(), deadline).await?;
                 let c = session.connect()?;
                 if c.keep_alive != 0 && c.keep_alive <= SERVER_KEEP_ALIVE {
@@ -60,14 +62,14 @@ pub fn tests() -> Vec<TestCase> {
             },
         )
         .covers(&[v5("MQTT-3.2.2-21"), v5("MQTT-3.1.2-21")])
-        .timeout(Duration::from_secs(35))
+        .timeout(DEVICE_START + Duration::from_secs(35))
         .control(drop_to_server("PINGREQ", "the client's PINGREQs never reach hilt")),
         tc(
             V,
             "connack.refused-close",
             "After a CONNACK refusal (0x87 Not authorized) the client closes the connection",
             |ctx: Ctx, version| async move {
-                let deadline = Instant::now() + Duration::from_secs(10);
+                let deadline = Instant::now() + DEADLINE;
                 let s = Stimulus::new(&ctx);
                 let (mut session, _) = Session::open_accepted(&ctx, version, ANY, &s, refusal(), deadline).await?;
                 let sent = Instant::now();
@@ -75,7 +77,7 @@ pub fn tests() -> Vec<TestCase> {
             },
         )
         .covers(&[v5("MQTT-4.13.2-1")])
-        .timeout(Duration::from_secs(15))
+        .timeout(BOUND)
         .control(Control::new("the CONNACK refusal never reaches the client, as if it ignored it", || {
             vec![Rule::new(Dir::ToClient, Match::kind("CONNACK"), Action::Drop)]
         })),
@@ -84,7 +86,7 @@ pub fn tests() -> Vec<TestCase> {
             "connack.session-present-close",
             "A client that started clean and gets CONNACK with Session Present 1 closes the connection",
             |ctx: Ctx, version| async move {
-                let deadline = Instant::now() + Duration::from_secs(10);
+                let deadline = Instant::now() + DEADLINE;
                 let s = Stimulus::new(&ctx);
                 let mut session = Session::open(&ctx, version, ANY, &s, Vec::new(), deadline).await?;
                 let c = session.connect()?;
@@ -99,7 +101,7 @@ pub fn tests() -> Vec<TestCase> {
             },
         )
         .covers(&[v5("MQTT-3.2.2-4")])
-        .timeout(Duration::from_secs(15))
+        .timeout(BOUND)
         .control(mutate_to_client(V, "CONNACK", "the CONNACK reaches the client with Session Present 0", |p| {
             if let Packet::ConnAck(a) = p {
                 a.session_present = false;
@@ -110,7 +112,7 @@ pub fn tests() -> Vec<TestCase> {
             "disconnect.server-close",
             "After the server's DISCONNECT (0x8B Server shutting down) the client closes the connection",
             |ctx: Ctx, version| async move {
-                let deadline = Instant::now() + Duration::from_secs(10);
+                let deadline = Instant::now() + DEADLINE;
                 let s = Stimulus::new(&ctx);
                 let (mut session, _) = Session::open_accepted(&ctx, version, ANY, &s, connack(Properties::new()), deadline).await?;
                 let settle = Instant::now() + session.bench.response.min(Duration::from_millis(300));
@@ -122,13 +124,13 @@ pub fn tests() -> Vec<TestCase> {
             },
         )
         .covers(&[v5("MQTT-4.13.2-1")])
-        .timeout(Duration::from_secs(15))
+        .timeout(BOUND)
         .control(Control::new("the server's DISCONNECT never reaches the client, as if it ignored it", || {
             vec![Rule::new(Dir::ToClient, Match::kind("DISCONNECT"), Action::Drop)]
         })),
         tc(V, "limits.receive-maximum", "The client keeps no more unacknowledged QoS 1 PUBLISHes in flight than the server's Receive Maximum", receive_maximum)
             .covers(&[v5("MQTT-3.3.4-7"), v5("MQTT-4.9.0-2")])
-            .timeout(Duration::from_secs(20))
+            .timeout(DEVICE_START + Duration::from_secs(20))
             .control(Control::new(
                 "a second QoS 1 PUBLISH (another Packet Identifier) reaches hilt right after the client's first",
                 || {
@@ -149,10 +151,10 @@ pub fn tests() -> Vec<TestCase> {
             )),
         tc(V, "limits.maximum-packet-size", "The client sends no packet larger than the server's Maximum Packet Size", maximum_packet_size)
             .covers(&[v5("MQTT-3.2.2-15")])
-            .timeout(Duration::from_secs(15))
+            .timeout(BOUND)
             .control(inject_after_connect("a 300-byte PUBLISH reaches hilt after the client's CONNECT", publish_frame(QoS::AtMostOnce, 300))),
         tc(V, "limits.maximum-qos", "After CONNACK's Maximum QoS 0 the client publishes at QoS 0 only", |ctx: Ctx, version| async move {
-            let deadline = Instant::now() + Duration::from_secs(10);
+            let deadline = Instant::now() + DEADLINE;
             let s = Stimulus::new(&ctx).qos(1);
             let (mut session, _) = Session::open_accepted(&ctx, version, PUBLISH, &s, connack_with(Property::MaximumQos(0)), deadline).await?;
             let over = watch(&mut session, deadline, |p, _| matches!(p, Packet::Publish(p) if p.qos != QoS::AtMostOnce)).await?;
@@ -162,10 +164,10 @@ pub fn tests() -> Vec<TestCase> {
             }
         })
             .covers(&[v5("MQTT-3.2.2-11")])
-            .timeout(Duration::from_secs(15))
+            .timeout(BOUND)
             .control(inject_after_connect("a QoS 1 PUBLISH reaches hilt after the client's CONNECT", publish_frame(QoS::AtLeastOnce, 4))),
         tc(V, "limits.topic-alias-absent", "Without a Topic Alias Maximum in CONNACK the client sends no Topic Alias", |ctx: Ctx, version| async move {
-            let deadline = Instant::now() + Duration::from_secs(10);
+            let deadline = Instant::now() + DEADLINE;
             let s = Stimulus::new(&ctx).qos(1);
             let (mut session, _) = Session::open_accepted(&ctx, version, PUBLISH, &s, connack(Properties::new()), deadline).await?;
             let p = next_publish(&mut session.conn, deadline, |_| false).await?;
@@ -175,14 +177,14 @@ pub fn tests() -> Vec<TestCase> {
             }
         })
             .covers(&[v5("MQTT-3.2.2-18"), v5("MQTT-3.2.2-17"), v5("MQTT-3.3.2-9")])
-            .timeout(Duration::from_secs(15))
+            .timeout(BOUND)
             .control(mutate_to_server(V, "PUBLISH", "the client's PUBLISH reaches hilt with Topic Alias 1", |p| {
                 if let Packet::Publish(p) = p {
                     p.properties.push(Property::TopicAlias(1));
                 }
             })),
         tc(V, "publish.no-subscription-identifier", "A PUBLISH from the client carries no Subscription Identifier", |ctx: Ctx, version| async move {
-            let deadline = Instant::now() + Duration::from_secs(10);
+            let deadline = Instant::now() + DEADLINE;
             let s = Stimulus::new(&ctx).qos(1);
             let (mut session, _) = Session::open_accepted(&ctx, version, PUBLISH, &s, connack(Properties::new()), deadline).await?;
             let p = next_publish(&mut session.conn, deadline, |_| false).await?;
@@ -190,14 +192,14 @@ pub fn tests() -> Vec<TestCase> {
             ctx.ensure(ids.is_empty(), v5("MQTT-3.3.4-6"), || format!("the client's PUBLISH to {:?} carries Subscription Identifier(s) {ids:?}", p.topic))
         })
             .covers(&[v5("MQTT-3.3.4-6")])
-            .timeout(Duration::from_secs(15))
+            .timeout(BOUND)
             .control(mutate_to_server(V, "PUBLISH", "the client's PUBLISH reaches hilt with Subscription Identifier 1", |p| {
                 if let Packet::Publish(p) = p {
                     p.properties.push(Property::SubscriptionIdentifier(1));
                 }
             })),
         tc(V, "auth.none-without-method", "A client whose CONNECT has no Authentication Method sends no AUTH packet", |ctx: Ctx, version| async move {
-            let deadline = Instant::now() + Duration::from_secs(10);
+            let deadline = Instant::now() + DEADLINE;
             let s = Stimulus::new(&ctx).qos(1);
             let mut session = Session::open(&ctx, version, PUBLISH, &s, Vec::new(), deadline).await?;
             let c = session.connect()?;
@@ -209,7 +211,7 @@ pub fn tests() -> Vec<TestCase> {
             ctx.ensure(auth.is_none(), v5("MQTT-4.12.0-7"), || "the client sent AUTH although its CONNECT named no Authentication Method".into())
         })
             .covers(&[v5("MQTT-4.12.0-7")])
-            .timeout(Duration::from_secs(15))
+            .timeout(BOUND)
             .control(inject_after_connect("an AUTH packet reaches hilt after the client's CONNECT", vec![0xf0, 0x00])),
     ]
 }
@@ -254,7 +256,7 @@ async fn receive_maximum(ctx: Ctx, version: Version) -> hilt_runner::Outcome {
     // hilt holds each PUBACK this long: time for a client that ignores the limit to
     // send its next message.
     let hold = Duration::from_millis(500);
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + DEVICE_START + Duration::from_secs(15);
     let s = Stimulus::new(&ctx).qos(1).count(COUNT);
     let (mut session, _) = Session::open_accepted(
         &ctx,
@@ -324,7 +326,7 @@ async fn receive_maximum(ctx: Ctx, version: Version) -> hilt_runner::Outcome {
 
 async fn maximum_packet_size(ctx: Ctx, version: Version) -> hilt_runner::Outcome {
     const LIMIT: u32 = 128;
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + DEADLINE;
     let s = Stimulus::new(&ctx).qos(0).payload("x".repeat(200));
     let (mut session, _) = Session::open_accepted(
         &ctx,

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use hilt_core::Verdict;
 
-use crate::support::{hilt, missing, run_suite, stderr};
+use crate::support::{SuiteRun, hilt, missing, missing_python, results, run_suite, stderr};
 
 #[test]
 fn mosquitto_clients_pass_the_client_suite_or_their_deviations_are_listed() {
@@ -164,5 +164,121 @@ fn certify_a_command_template_and_report_what_it_breaks() {
             .as_str()
             .unwrap()
             .contains("mosquitto_sub")
+    );
+}
+
+/// `hilt certify` of paho-mqtt (PyPI, in hilt's venv) against `profile`: certified with
+/// exactly the deviations `listed` (each one of its file's, seen in this run), every
+/// other test passed, a pcapng per test, and a certificate whose digest verifies.
+fn certify_paho(profile: &str, listed: &[&str]) {
+    if missing_python("paho.mqtt") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cert");
+    let output = hilt(&[
+        "certify",
+        "--out",
+        out.to_str().unwrap(),
+        "--profile",
+        profile,
+        "--device",
+        "paho-mqtt",
+    ]);
+    let (code, printed) = (
+        output.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            stderr(&output)
+        ),
+    );
+    let run = SuiteRun {
+        output,
+        results: results(&out),
+    };
+    let bad = run.lines(|v| !matches!(v, Verdict::Pass | Verdict::Xfail));
+    assert!(
+        bad.is_empty(),
+        "verdicts paho-mqtt.yaml does not explain:\n{}\n{printed}",
+        bad.join("\n")
+    );
+    assert_eq!(code, Some(0), "{printed}");
+    assert!(
+        printed.contains("paho-mqtt: certified with listed deviations"),
+        "{printed}"
+    );
+    let mut xfail: Vec<&str> = run
+        .results
+        .results
+        .iter()
+        .filter(|t| t.verdict == Verdict::Xfail)
+        .inspect(|t| {
+            assert!(
+                t.deviation.is_some() && t.rule.is_some() && !t.trace.is_empty(),
+                "{}: a deviation shows its reason, rule and traffic",
+                t.test
+            );
+        })
+        .map(|t| t.test.as_str())
+        .collect();
+    xfail.sort_unstable();
+    assert_eq!(xfail, listed);
+    run.assert_every_result_has_a_pcap(&out);
+
+    let path = out.join("certificate.json");
+    let cert: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(cert["result"], "certified-with-deviations");
+    assert_eq!(cert["profile"]["name"], profile);
+    assert!(
+        cert["device"]["version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("2.")),
+        "{}",
+        cert["device"]
+    );
+    assert!(
+        cert["digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:") && d.len() == 71),
+        "{}",
+        cert["digest"]
+    );
+    assert!(out.join("certificate.html").is_file());
+    let o = hilt(&["certify", "--verify", path.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
+#[test]
+fn certify_paho_mqtt_v311_with_its_listed_deviations() {
+    certify_paho(
+        "mqtt-client-v311",
+        &[
+            "mqtt-client.v311.fault.null-char-close",
+            "mqtt-client.v311.fault.pubrel-flags-close",
+            "mqtt-client.v311.fault.utf8-close",
+        ],
+    );
+}
+
+#[test]
+fn certify_paho_mqtt_v5_with_its_listed_deviations() {
+    certify_paho(
+        "mqtt-client-v5",
+        &[
+            "mqtt-client.v5.connack.session-present-close",
+            "mqtt-client.v5.fault.null-char-close",
+            "mqtt-client.v5.fault.pubrel-flags-close",
+            "mqtt-client.v5.fault.utf8-close",
+            "mqtt-client.v5.limits.maximum-packet-size",
+            "mqtt-client.v5.limits.maximum-qos",
+            "mqtt-client.v5.limits.receive-maximum",
+        ],
     );
 }
