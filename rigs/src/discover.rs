@@ -8,6 +8,8 @@ use hilt_core::rig::{
 };
 use hilt_net::serial::DeviceLine;
 
+use crate::error::RigErrorKind;
+
 /// A serial port and what it said while hilt listened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortFound {
@@ -27,6 +29,8 @@ pub struct ProbeFound {
     pub vendor_id: u16,
     pub product_id: u16,
     pub serial: Option<String>,
+    /// Listed, but this user may not open it (no udev rule, not in `plugdev`).
+    pub access_denied: bool,
 }
 
 impl ProbeFound {
@@ -138,9 +142,41 @@ fn describe(t: &serialport::SerialPortType) -> String {
     }
 }
 
+/// The one probe a rig file's selector picks among those attached, or why none can be
+/// used: none matches, several do, or this user may not open it.
+pub fn select_probe<'a>(
+    probes: &'a [ProbeFound],
+    selector: &str,
+) -> Result<&'a ProbeFound, RigErrorKind> {
+    let matching: Vec<&ProbeFound> = probes.iter().filter(|p| p.matches(selector)).collect();
+    match matching[..] {
+        [] => Err(RigErrorKind::ProbeMissing {
+            selector: selector.to_owned(),
+            found: probes.len(),
+        }),
+        [p] if p.access_denied => Err(RigErrorKind::Other(format!(
+            "debug probe {} ({}): permission denied: install the udev rules and join `plugdev` (rigs/README.md)",
+            p.selector(),
+            p.identifier
+        ))),
+        [p] => Ok(p),
+        _ => Err(RigErrorKind::Other(format!(
+            "{} debug probes match selector `{selector}`: add the serial number (`hilt rig discover` lists them)",
+            matching.len()
+        ))),
+    }
+}
+
 /// The debug probes attached, or why they cannot be listed.
+#[cfg(feature = "probe-rs")]
 pub(crate) fn probes() -> Result<Vec<ProbeFound>, String> {
-    Err("probes not listed: hilt has no probe-rs driver yet".into())
+    Ok(crate::probe_driver::list_probes())
+}
+
+/// The debug probes attached, or why they cannot be listed.
+#[cfg(not(feature = "probe-rs"))]
+pub(crate) fn probes() -> Result<Vec<ProbeFound>, String> {
+    Err(crate::NO_PROBE_RS.into())
 }
 
 /// A rig file for what was found: a probe-rs rig when a probe is attached (the console

@@ -29,7 +29,9 @@ impl fmt::Display for Stage {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RigErrorKind {
-    #[error("no debug probe matches `{selector}` ({found} attached)")]
+    #[error(
+        "no debug probe matches selector `{selector}` ({found} attached); `hilt rig discover` lists what is attached"
+    )]
     ProbeMissing { selector: String, found: usize },
     #[error("serial port {port}: {reason}")]
     Port { port: String, reason: String },

@@ -4,18 +4,27 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::error::RigErrorKind;
-use crate::probe::Probe;
+use crate::probe::{FlashStep, Probe};
 
 /// What the fake probe saw, shared with the test that drives it.
 #[derive(Debug, Default)]
 pub struct FakeProbeState {
+    /// The selector the rig file gave (shown in errors, as the real driver does).
+    pub selector: String,
+    /// No probe is plugged in: attaching fails as the real driver's would.
+    pub unplugged: bool,
+    pub attaches: u32,
+    pub detaches: u32,
     pub flashed: Vec<PathBuf>,
     pub resets: u32,
     pub halted: bool,
     /// Make the next flash fail with this message.
     pub fail_flash: Option<String>,
+    /// How long a flash takes (a wedged probe: longer than `flash_s`).
+    pub flash_time: Duration,
     /// Lines the "firmware" writes to RTT.
     pub rtt: Vec<String>,
 }
@@ -61,20 +70,56 @@ impl FakeProbe {
 }
 
 impl Probe for FakeProbe {
-    fn flash_elf(&mut self, elf: &Path) -> Result<(), RigErrorKind> {
+    fn attach(&mut self) -> Result<(), RigErrorKind> {
         let mut s = self.state();
-        if let Some(why) = s.fail_flash.take() {
+        if s.unplugged {
+            return Err(RigErrorKind::ProbeMissing {
+                selector: s.selector.clone(),
+                found: 0,
+            });
+        }
+        s.attaches += 1;
+        Ok(())
+    }
+
+    fn detach(&mut self) {
+        self.state().detaches += 1;
+    }
+
+    fn flash_elf(&mut self, elf: &Path, progress: &dyn Fn(&FlashStep)) -> Result<(), RigErrorKind> {
+        let (fail, time) = {
+            let mut s = self.state();
+            (s.fail_flash.take(), s.flash_time)
+        };
+        if let Some(why) = fail {
             return Err(RigErrorKind::FlashFailed(why));
         }
         // A real flash loader refuses what is not an ELF; so does the fake.
-        let head = std::fs::read(elf)
+        let image = std::fs::read(elf)
             .map_err(|e| RigErrorKind::FlashFailed(format!("{}: {e}", elf.display())))?;
-        if !head.starts_with(b"\x7fELF") {
+        if !image.starts_with(b"\x7fELF") {
             return Err(RigErrorKind::FlashFailed(format!(
                 "{} is not an ELF file",
                 elf.display()
             )));
         }
+        let total = image.len() as u64;
+        for operation in ["erase", "program", "verify"] {
+            progress(&FlashStep {
+                operation,
+                done: 0,
+                total: Some(total),
+                finished: false,
+            });
+            std::thread::sleep(time / 3);
+            progress(&FlashStep {
+                operation,
+                done: total,
+                total: Some(total),
+                finished: true,
+            });
+        }
+        let mut s = self.state();
         s.flashed.push(elf.to_owned());
         s.halted = true;
         Ok(())

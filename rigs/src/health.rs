@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use hilt_core::rig::{Attachment, RigBackend, RigFile};
+use hilt_core::rig::{Attachment, RigBackend, RigFile, RttFormat};
 
 /// A rig's state: usable, or not with every reason found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,22 +62,30 @@ pub fn check(file: &RigFile, root: &Path) -> Health {
                     .as_ref()
                     .map(|p| p.selector.clone())
                     .unwrap_or_default();
+                #[cfg(feature = "probe-rs")]
+                {
+                    let known = crate::probe_driver::chip_known(&file.chip);
+                    need(
+                        known.is_ok(),
+                        format!("chip {} known to probe-rs", file.chip),
+                        known.err().unwrap_or_default(),
+                    );
+                }
+                if file.probe.as_ref().and_then(|p| p.rtt) == Some(RttFormat::Defmt) {
+                    need(
+                        false,
+                        String::new(),
+                        "probe.rtt: defmt frames are not decoded by hilt: print plain text on RTT"
+                            .into(),
+                    );
+                }
                 match crate::discover::probes() {
                     Ok(probes) => {
-                        let found = probes.iter().filter(|p| p.matches(&selector)).count();
+                        let picked = crate::discover::select_probe(&probes, &selector);
                         need(
-                            found == 1,
+                            picked.is_ok(),
                             format!("debug probe `{selector}` attached"),
-                            if found == 0 {
-                                format!(
-                                    "no debug probe matches `{selector}` ({} attached)",
-                                    probes.len()
-                                )
-                            } else {
-                                format!(
-                                    "{found} debug probes match `{selector}`: give a serial number"
-                                )
-                            },
+                            picked.err().map(|e| e.to_string()).unwrap_or_default(),
                         );
                     }
                     Err(why) => need(false, String::new(), why),

@@ -4,8 +4,8 @@
 //! - `qemu` ([`QemuRig`]): qemu-system-arm with the firmware ELF as its kernel, started
 //!   paused so no boot output is lost, its UART on a pty;
 //! - `probe-rs` ([`ProbeRig`]): a board behind a debug probe ([`Probe`]: flash, reset,
-//!   RTT) with its UART as the console; [`FakeProbe`] stands in for tests (the driver
-//!   over the probe-rs library is not written yet: such rigs report themselves unusable);
+//!   RTT) with its UART as the console: `ProbeRsProbe` over the probe-rs library
+//!   (feature `probe-rs`, off by default: it is large), [`FakeProbe`] in tests;
 //! - `serial` ([`SerialRig`]): a board reached by its UART only;
 //! - `process` ([`ProcessRig`]): a host program standing in for a device, its console a
 //!   pty whose path it is given.
@@ -22,6 +22,8 @@ mod error;
 mod fake;
 mod health;
 mod probe;
+#[cfg(feature = "probe-rs")]
+mod probe_driver;
 mod process;
 mod qemu;
 mod serial;
@@ -32,11 +34,13 @@ use hilt_core::rig::{RigBackend, RigFile};
 pub use hilt_net::serial::DeviceLine;
 
 pub use boot::{BootReport, boot, build_firmware};
-pub use discover::{Discovery, PortFound, ProbeFound, discover, starter_rig};
+pub use discover::{Discovery, PortFound, ProbeFound, discover, select_probe, starter_rig};
 pub use error::{RigError, RigErrorKind, Stage};
 pub use fake::{FakeProbe, FakeProbeState};
 pub use health::{Health, check};
-pub use probe::{Probe, ProbeRig};
+pub use probe::{FlashStep, Probe, ProbeRig, ProgressFn};
+#[cfg(feature = "probe-rs")]
+pub use probe_driver::ProbeRsProbe;
 pub use process::ProcessRig;
 pub use qemu::QemuRig;
 pub use serial::SerialRig;
@@ -70,18 +74,27 @@ pub fn open(file: &RigFile, root: &Path) -> Result<Box<dyn Rig>, RigError> {
         RigBackend::Qemu => Box::new(QemuRig::new(file.clone())),
         RigBackend::Serial => Box::new(SerialRig::new(file.clone(), root)),
         RigBackend::Process => Box::new(ProcessRig::new(file.clone(), root)),
-        RigBackend::ProbeRs => open_probe(file)?,
+        RigBackend::ProbeRs => open_probe(file, root)?,
     })
 }
 
-fn open_probe(file: &RigFile) -> Result<Box<dyn Rig>, RigError> {
+/// Why probe-rs rigs cannot run in this build.
+#[cfg(not(feature = "probe-rs"))]
+pub(crate) const NO_PROBE_RS: &str = "this hilt is built without the probe-rs driver: build it with `cargo build -p hilt-cli --features probe-rs`";
+
+#[cfg(feature = "probe-rs")]
+fn open_probe(file: &RigFile, root: &Path) -> Result<Box<dyn Rig>, RigError> {
+    Ok(Box::new(
+        ProbeRig::new(file.clone(), ProbeRsProbe::new(file)).root(root),
+    ))
+}
+
+#[cfg(not(feature = "probe-rs"))]
+fn open_probe(file: &RigFile, _root: &Path) -> Result<Box<dyn Rig>, RigError> {
     Err(RigError::new(
         &file.name,
         Stage::Flash,
-        RigErrorKind::Unsupported(
-            "hilt has no probe-rs driver yet: flash the board by other means and use backend `serial`"
-                .into(),
-        ),
+        RigErrorKind::Unsupported(NO_PROBE_RS.into()),
     ))
 }
 

@@ -163,7 +163,12 @@ async fn discover(a: RigDiscoverArgs) -> anyhow::Result<ExitCode> {
         None if d.probes.is_empty() => println!("  (none)"),
         None => {
             for p in &d.probes {
-                println!("  {:<24} {}", p.selector(), p.identifier);
+                let access = if p.access_denied {
+                    "  (permission denied: udev rules and `plugdev`, see rigs/README.md)"
+                } else {
+                    ""
+                };
+                println!("  {:<24} {}{access}", p.selector(), p.identifier);
             }
         }
     }
