@@ -5,8 +5,9 @@
 #include "fmt.h"
 #include "uart.h"
 
-/* Long enough for the longest line the firmware prints (`rpl` with two addresses). */
-#define LINE_MAX 192
+/* Long enough for the longest lines the firmware prints (`rpl` with two addresses,
+ * `stats` with every counter in five digits). */
+#define LINE_MAX 256
 
 static void write_line(const char *prefix, const char *f, va_list ap)
 {

@@ -14,6 +14,7 @@
 #define UART_CTL REG32(UART0_BASE + 0x030)
 #define UART_IMSC REG32(UART0_BASE + 0x038)
 #define UART_ICR REG32(UART0_BASE + 0x044)
+#define DR_OE (1u << 11) /* a byte was lost: the receive FIFO was full */
 #define FR_RXFE (1u << 4)
 #define FR_TXFF (1u << 5)
 #define LCRH_FEN (1u << 4)
@@ -35,7 +36,7 @@
 static uint8_t rx_ring[RX_RING_SIZE];
 static volatile uint32_t rx_head; /* written by the interrupt */
 static volatile uint32_t rx_tail; /* written by the main loop */
-static volatile uint32_t rx_overruns;
+static volatile uint32_t rx_overruns; /* bytes the UART lost (its FIFO was full) */
 
 void uart_init(void)
 {
@@ -50,19 +51,43 @@ void uart_init(void)
     NVIC_ISER0 = 1u << UART0_IRQ;
 }
 
-void uart_irq_handler(void)
+/* Receive interrupts are masked while the ring is full, so bytes wait in the UART's
+ * FIFO instead of being dropped; uart_getc unmasks them once this much room is free. */
+#define RX_RESUME_ROOM 64u
+
+static volatile uint32_t rx_held; /* receive interrupts masked: the ring was full */
+
+/* Moves bytes from the receive FIFO into the ring; false when the ring filled up
+ * first (the rest stays in the FIFO). */
+static int drain_fifo(void)
 {
     while (!(UART_FR & FR_RXFE)) {
-        uint8_t c = (uint8_t)UART_DR;
         uint32_t head = rx_head;
         if (head - rx_tail == RX_RING_SIZE) {
-            rx_overruns++;
-            continue;
+            return 0;
         }
-        rx_ring[head % RX_RING_SIZE] = c;
+        uint32_t data = UART_DR;
+        if (data & DR_OE) {
+            rx_overruns++;
+        }
+        rx_ring[head % RX_RING_SIZE] = (uint8_t)data;
         rx_head = head + 1;
     }
+    return 1;
+}
+
+void uart_irq_handler(void)
+{
+    /* Cleared before draining: a byte arriving while the FIFO is read is either read
+     * below or raises the interrupt again, never lost between the two. */
     UART_ICR = INT_RX | INT_RT;
+    if (!drain_fifo()) {
+        /* Full: leave the rest in the FIFO. An emulated UART (QEMU) stops taking
+         * bytes from the host while its FIFO is full, so nothing is lost; a real one
+         * overruns its FIFO, which its overrun flag counts. */
+        UART_IMSC = 0;
+        rx_held = 1;
+    }
 }
 
 int uart_getc(void)
@@ -73,6 +98,15 @@ int uart_getc(void)
     }
     int c = rx_ring[tail % RX_RING_SIZE];
     rx_tail = tail + 1;
+    if (rx_held && RX_RING_SIZE - (rx_head - rx_tail) >= RX_RESUME_ROOM) {
+        /* The interrupt is masked, so the handler cannot run here. The FIFO is read
+         * before unmasking: an interrupt already cleared would not come again for
+         * the bytes waiting there (QEMU raises it when the FIFO stops being empty). */
+        if (drain_fifo()) {
+            rx_held = 0;
+            UART_IMSC = INT_RX | INT_RT;
+        }
+    }
     return c;
 }
 
