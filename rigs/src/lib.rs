@@ -66,6 +66,11 @@ pub trait Rig: Send + std::fmt::Debug {
 
     /// Stops the device and releases what the rig holds (the emulator, the probe).
     fn stop(&mut self);
+
+    /// Sends the progress of flashing to `f` (rigs that flash; others ignore it).
+    fn on_flash_progress(&mut self, f: ProgressFn) {
+        let _ = f;
+    }
 }
 
 /// The backend a rig file names, with the real probe driver when built in.

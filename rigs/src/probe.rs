@@ -260,6 +260,10 @@ impl<P: Probe> Rig for ProbeRig<P> {
         self.with_probe(Stage::Reset, |p| p.reset_run())
     }
 
+    fn on_flash_progress(&mut self, f: ProgressFn) {
+        self.progress = f;
+    }
+
     fn stop(&mut self) {
         // Leave the board halted: a lab board keeps running nothing between runs.
         if self.attached

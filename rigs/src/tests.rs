@@ -243,10 +243,15 @@ async fn flash_progress_is_reported_and_rtt_lines_are_read() {
     });
     let state = Arc::clone(&probe.state);
     let steps = Arc::new(Mutex::new(Vec::new()));
-    let mut rig = ProbeRig::new(probe_rig(&port, dir.path(), 0), probe).on_progress({
-        let steps = Arc::clone(&steps);
-        move |s: &crate::FlashStep| steps.lock().unwrap().push(s.clone())
-    });
+    let mut rig = ProbeRig::new(probe_rig(&port, dir.path(), 0), probe);
+    // Set through the Rig trait, as `hilt rig flash` does.
+    Rig::on_flash_progress(
+        &mut rig,
+        Arc::new({
+            let steps = Arc::clone(&steps);
+            move |s: &crate::FlashStep| steps.lock().unwrap().push(s.clone())
+        }),
+    );
     boot(&mut rig, dir.path()).await.unwrap();
     let finished: Vec<&str> = steps
         .lock()

@@ -20,6 +20,7 @@ pub async fn rig(cmd: RigCommand) -> anyhow::Result<ExitCode> {
         RigCommand::Flash(a) => {
             let (file, root) = load(&a.rig)?;
             let mut rig = hilt_rigs::open(&file, &root)?;
+            rig.on_flash_progress(std::sync::Arc::new(print_flash_step));
             let (_line, report) = hilt_rigs::boot(rig.as_mut(), &root).await?;
             print_boot(&file, &report);
             rig.stop();
@@ -126,6 +127,15 @@ async fn check(a: RigCheckArgs) -> anyhow::Result<ExitCode> {
     }
     println!("rig {}: usable", file.name);
     Ok(ExitCode::Ok)
+}
+
+/// A flash's progress on stderr: each operation as it starts and ends.
+fn print_flash_step(step: &hilt_rigs::FlashStep) {
+    if step.finished {
+        eprintln!("hilt: flash: {} done, {} bytes", step.operation, step.done);
+    } else if step.done == 0 {
+        eprintln!("hilt: flash: {}…", step.operation);
+    }
 }
 
 fn print_boot(file: &RigFile, r: &BootReport) {
