@@ -327,9 +327,10 @@ pub async fn generate(
     };
     let ctx = PubCtx {
         stream,
-        version,
-        qos: QoS::AtMostOnce,
-        receive_maximum: None,
+        acked: false,
+        in_flight: None,
+        acks: crate::protocol::NoAcks,
+        goodbye: hilt_wire::mqtt::Packet::Disconnect(Default::default()).to_bytes(version),
         name: "hilt-generator".into(),
         template: PublishTemplate::new(version, QoS::AtMostOnce, TOPIC, header, payload_bytes),
         clock,

@@ -1,9 +1,10 @@
-//! One run of a workload at one rate against one endpoint.
+//! One run of a workload at one rate against one endpoint, whatever its protocol.
 //!
 //! Publishers are OS threads running [`crate::publish`]'s hot path. Subscribers are
-//! tokio tasks on the multi-thread runtime, reading into a reused buffer and decoding
-//! each PUBLISH in place with [`PublishView`]. Nothing on either path allocates per
-//! message.
+//! tokio tasks on the multi-thread runtime, reading into a reused buffer and finding
+//! each message's payload in place with the protocol's [`Receiver`]. Nothing on either
+//! path allocates per message. The protocol ([`Protocol`]) only opens connections and
+//! frames messages: scheduling, recording, accounting and wiring are all here.
 //!
 //! Every connection records into its own histograms; a collector merges them once a
 //! second into the run's totals and the interval log, prints progress, and injects the
@@ -20,16 +21,16 @@ use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hilt_core::bench::{BrokerUse, ClientUse, MessageCounts, PauseDone, RateRun, TimelinePoint};
 use hilt_wire::Decoded;
-use hilt_wire::mqtt::{Ack, Packet, PacketType, PublishView, QoS, Version};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::cpu;
 use crate::header::Header;
 use crate::hist::{self, Hist};
-use crate::publish::{PubCtx, PubShared, PublishTemplate};
+use crate::protocol::{Protocol, Receiver, Template};
+use crate::publish::{PubCtx, PubShared};
 use crate::schedule::Schedule;
 use crate::seq::SeqTracker;
-use crate::workload::{Hears, Topology, Workload};
+use crate::workload::{Hears, Workload};
 
 /// Above this send-delay p99 (with publishers not blocked by the target) the generator
 /// did not keep its schedule: the run is flagged client-bound.
@@ -149,37 +150,6 @@ const SUB_BUFFERS: usize = 32 * 1024 * 1024;
 /// publishers), they grow as numbers arrive.
 const PRESIZED_BITS: u64 = 1 << 24;
 
-/// The run's topic names: each publisher's, the wildcard over them all, the shared
-/// subscription on it, and request-response's reply topics.
-#[derive(Debug, Clone, Copy)]
-struct Topics {
-    run: u32,
-}
-
-impl Topics {
-    fn publish(self, p: u32) -> String {
-        format!("hilt/bench/{:08x}/{p}", self.run)
-    }
-
-    fn reply(self, p: u32) -> String {
-        format!("hilt/bench/{:08x}/reply/{p}", self.run)
-    }
-
-    /// What subscriber `s` subscribes to.
-    fn filters(self, topo: Topology, s: u32) -> Vec<String> {
-        let every = format!("hilt/bench/{:08x}/+", self.run);
-        match topo {
-            Topology::P2p { .. } => vec![self.publish(s)],
-            Topology::FanOut { publishers, .. } => {
-                (0..publishers).map(|p| self.publish(p)).collect()
-            }
-            Topology::FanIn { .. } => vec![every],
-            Topology::Shared { .. } => vec![format!("$share/hilt-{:08x}/{every}", self.run)],
-            Topology::RequestResponse { .. } => vec![self.reply(s)],
-        }
-    }
-}
-
 /// Paces connection set-up at the workload's `connect_rate`.
 struct Ramp {
     every: Option<Duration>,
@@ -244,11 +214,23 @@ pub async fn run_rate(
     progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<RateOutcome, String> {
     let w = cfg.workload;
-    let version = w.mqtt_version();
-    let qos = w.mqtt_qos();
-    let topo = w.topology;
     let run = run_id();
-    let topics = Topics { run };
+    match w.protocol.as_str() {
+        "mqtt" => run_with(crate::mqtt::Mqtt::new(w, run), run, cfg, target, progress).await,
+        other => Err(format!("no benchmark driver for protocol `{other}`")),
+    }
+}
+
+async fn run_with<P: Protocol>(
+    proto: P,
+    run: u32,
+    cfg: RateConfig<'_>,
+    target: &mut dyn TargetControl,
+    progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Result<RateOutcome, String> {
+    let w = cfg.workload;
+    let topo = w.topology;
+    let goodbye = proto.goodbye();
     let clock = Clock(Instant::now());
     let errors = Arc::new(Errors::default());
     let stop_subs = Arc::new(AtomicBool::new(false));
@@ -260,24 +242,20 @@ pub async fn run_rate(
     let mut subs = Vec::new();
     for s in 0..topo.subscribers() {
         ramp.next().await;
-        let mut o = crate::mqtt::connect(cfg.addr, version, &format!("hb-{run:08x}-s{s}")).await?;
-        crate::mqtt::subscribe(&mut o.stream, version, &topics.filters(topo, s), qos).await?;
-        subs.push(o.stream);
+        subs.push(proto.open_subscriber(cfg.addr, s).await?);
     }
     let mut responders = Vec::new();
     for r in 0..topo.responders() {
         ramp.next().await;
-        let mut o = crate::mqtt::connect(cfg.addr, version, &format!("hb-{run:08x}-r{r}")).await?;
-        crate::mqtt::subscribe(&mut o.stream, version, &[topics.publish(r)], qos).await?;
-        responders.push(o.stream);
+        responders.push(proto.open_responder(cfg.addr, r).await?);
     }
     let mut pubs = Vec::new();
     for p in 0..topo.publishers() {
         ramp.next().await;
-        let o = crate::mqtt::connect(cfg.addr, version, &format!("hb-{run:08x}-p{p}")).await?;
+        let o = proto.open_publisher(cfg.addr, p).await?;
         let std = o.stream.into_std().map_err(|e| e.to_string())?;
         std.set_nonblocking(false).map_err(|e| e.to_string())?;
-        pubs.push((std, o.receive_maximum));
+        pubs.push((std, o.in_flight, o.acks));
     }
 
     // Time to start every task and thread before the first message is due.
@@ -303,9 +281,10 @@ pub async fn run_rate(
         seq: 0,
         sent_ns: 0,
     };
-    let sub_ctx = |stream, s: u32, hears: Hears, shared, echo| SubCtx {
+    let sub_ctx = |(stream, receiver), s: u32, hears: Hears, shared, echo| SubCtx {
         stream,
-        version,
+        receiver,
+        goodbye: goodbye.clone(),
         run,
         hears,
         streams: match hears {
@@ -338,31 +317,20 @@ pub async fn run_rate(
     let mut responder_tasks = Vec::new();
     for (r, stream) in responders.into_iter().enumerate() {
         let r = r as u32;
-        let echo = PublishTemplate::new(
-            version,
-            qos,
-            &topics.reply(r),
-            header(r),
-            w.payload_bytes as usize,
-        );
+        let echo = proto.echo_template(r, header(r), w.payload_bytes as usize);
         let ctx = sub_ctx(stream, r, Hears::One(r), SubShared::new(), Some(echo));
         responder_tasks.push(tokio::spawn(subscriber(ctx)));
     }
     let mut pub_threads = Vec::new();
-    for (p, (stream, receive_maximum)) in pubs.into_iter().enumerate() {
+    for (p, (stream, in_flight, acks)) in pubs.into_iter().enumerate() {
         let ctx = PubCtx {
             stream,
-            version,
-            qos,
-            receive_maximum,
+            acked: proto.acked(),
+            in_flight,
+            acks,
+            goodbye: goodbye.clone(),
             name: format!("hilt-pub-{p}"),
-            template: PublishTemplate::new(
-                version,
-                qos,
-                &topics.publish(p as u32),
-                header(p as u32),
-                w.payload_bytes as usize,
-            ),
+            template: proto.template(p as u32, header(p as u32), w.payload_bytes as usize),
             clock,
             phases,
             schedule,
@@ -671,7 +639,7 @@ pub async fn run_rate(
         latency_corrected: hist::percentiles(&total.corrected),
         latency_raw: hist::percentiles(&total.raw),
         send_delay,
-        ack_latency: (qos != QoS::AtMostOnce).then(|| hist::percentiles(&total.ack)),
+        ack_latency: proto.acked().then(|| hist::percentiles(&total.ack)),
         counts,
         client: ClientUse {
             cpu_percent,
@@ -755,9 +723,10 @@ impl Totals {
     }
 }
 
-struct SubCtx {
+struct SubCtx<R, T> {
     stream: tokio::net::TcpStream,
-    version: Version,
+    receiver: R,
+    goodbye: Vec<u8>,
     run: u32,
     /// The publishers whose messages it expects, and how many streams that is.
     hears: Hears,
@@ -770,8 +739,8 @@ struct SubCtx {
     stop: Arc<AtomicBool>,
     /// Bytes of the read buffer.
     buffer: usize,
-    /// A responder: answers each message with this PUBLISH, carrying its header.
-    echo: Option<PublishTemplate>,
+    /// A responder: answers each message with this message, carrying its header.
+    echo: Option<T>,
     name: u32,
 }
 
@@ -781,7 +750,7 @@ struct SubResult {
     foreign: u64,
 }
 
-async fn subscriber(mut c: SubCtx) -> SubResult {
+async fn subscriber<R: Receiver, T: Template>(mut c: SubCtx<R, T>) -> SubResult {
     let per_stream = if c.schedule.total * u64::from(c.streams) <= PRESIZED_BITS {
         c.schedule.total
     } else {
@@ -823,20 +792,12 @@ async fn subscriber(mut c: SubCtx) -> SubResult {
         {
             let mut sh = lock(&c.shared);
             loop {
-                match PublishView::parse(&buf[at..filled], c.version) {
-                    Ok(Decoded::Done(Some(view), len)) => {
+                match c.receiver.read(&buf[at..filled], &mut out) {
+                    Ok(Decoded::Done(Some(payload), len)) => {
+                        let payload = &buf[at + payload.start..at + payload.end];
                         at += len;
                         sh.received += 1;
-                        match (view.qos(), view.packet_id()) {
-                            (QoS::AtLeastOnce, Some(id)) => {
-                                Packet::PubAck(Ack::new(id)).emit(c.version, &mut out);
-                            }
-                            (QoS::ExactlyOnce, Some(id)) => {
-                                Packet::PubRec(Ack::new(id)).emit(c.version, &mut out);
-                            }
-                            _ => {}
-                        }
-                        let mine = Header::read(view.payload()).and_then(|h| {
+                        let mine = Header::read(payload).and_then(|h| {
                             let slot = c.hears.slot(u32::from(h.publisher))?;
                             (h.run == c.run as u16).then_some((h, slot))
                         });
@@ -846,9 +807,7 @@ async fn subscriber(mut c: SubCtx) -> SubResult {
                         };
                         streams[slot].record(u64::from(h.seq));
                         if let Some(echo) = &c.echo {
-                            let id = (view.qos() != QoS::AtMostOnce)
-                                .then(|| crate::publish::packet_id(echoed));
-                            echo.append(&mut out, h.seq, h.sent_ns, id);
+                            echo.append(&mut out, echoed, h.seq, h.sent_ns);
                             echoed += 1;
                         }
                         if now >= c.phases.measure && now <= c.phases.end {
@@ -860,21 +819,7 @@ async fn subscriber(mut c: SubCtx) -> SubResult {
                             sh.raw.saturating_record(now.saturating_sub(h.sent_ns));
                         }
                     }
-                    Ok(Decoded::Done(None, len)) => {
-                        // QoS 2's second half: PUBREL, answered with PUBCOMP; and a
-                        // responder's own PUBLISHes acknowledged (PUBREC → PUBREL).
-                        let frame = &buf[at..at + len];
-                        if len >= 4 {
-                            let id = u16::from_be_bytes([frame[2], frame[3]]);
-                            let kind = frame[0] >> 4;
-                            if kind == PacketType::PubRel as u8 {
-                                Packet::PubComp(Ack::new(id)).emit(c.version, &mut out);
-                            } else if kind == PacketType::PubRec as u8 {
-                                Packet::PubRel(Ack::new(id)).emit(c.version, &mut out);
-                            }
-                        }
-                        at += len;
-                    }
+                    Ok(Decoded::Done(None, len)) => at += len,
                     Ok(Decoded::NeedMore(more)) => {
                         // A frame larger than the buffer: make room once.
                         if at == 0 && filled + more > buf.len() {
@@ -882,15 +827,15 @@ async fn subscriber(mut c: SubCtx) -> SubResult {
                         }
                         break;
                     }
-                    Err(v) => {
-                        c.errors
-                            .push(format!("malformed PUBLISH from the target: {v}"));
+                    Err(e) => {
+                        c.errors.push(e);
                         broken = true;
                         break;
                     }
                 }
             }
         }
+        c.receiver.flush(&mut out);
         buf.copy_within(at..filled, 0);
         filled -= at;
         if !out.is_empty() {
@@ -904,10 +849,7 @@ async fn subscriber(mut c: SubCtx) -> SubResult {
             break;
         }
     }
-    let _ = c
-        .stream
-        .write_all(&Packet::Disconnect(Default::default()).to_bytes(c.version))
-        .await;
+    let _ = c.stream.write_all(&c.goodbye).await;
     SubResult { streams, foreign }
 }
 

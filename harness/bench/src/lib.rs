@@ -15,6 +15,7 @@ pub mod engine;
 pub mod header;
 pub mod hist;
 pub mod mqtt;
+pub mod protocol;
 pub mod publish;
 pub mod schedule;
 pub mod search;

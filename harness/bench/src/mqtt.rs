@@ -1,14 +1,22 @@
-//! Opening benchmark connections with hilt's MQTT codec: CONNECT/CONNACK and
-//! SUBSCRIBE/SUBACK, each bounded by a deadline. The message flow itself is in
-//! [`crate::engine`].
+//! MQTT for the engine ([`Mqtt`]): CONNECT/CONNACK and SUBSCRIBE/SUBACK with hilt's
+//! codec, each bounded by a deadline; PUBLISH encoded once per connection
+//! ([`PublishTemplate`]) and decoded in place ([`PublishView`]).
 
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::time::Duration;
 
 use hilt_wire::Decoded;
-use hilt_wire::mqtt::{Connect, Packet, QoS, Subscribe, Subscription, Version, decode};
+use hilt_wire::mqtt::{
+    Ack, Connect, Packet, PacketType, PublishView, QoS, Subscribe, Subscription, Version, decode,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::header::Header;
+use crate::protocol::{AckReader, OpenedPublisher, Protocol, Receiver};
+use crate::publish::PublishTemplate;
+use crate::workload::{Topology, Workload};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -123,4 +131,213 @@ pub async fn subscribe(
     tokio::time::timeout(HANDSHAKE_TIMEOUT, fut)
         .await
         .unwrap_or_else(|_| Err(format!("no SUBACK within {HANDSHAKE_TIMEOUT:?}")))
+}
+
+/// MQTT as the engine drives it: each publisher has a topic of its own; subscribers
+/// subscribe to what the topology makes them hear, at the workload's QoS.
+#[derive(Debug, Clone)]
+pub struct Mqtt {
+    version: Version,
+    qos: QoS,
+    topology: Topology,
+    run: u32,
+}
+
+impl Mqtt {
+    pub fn new(workload: &Workload, run: u32) -> Mqtt {
+        Mqtt {
+            version: workload.mqtt_version(),
+            qos: workload.mqtt_qos(),
+            topology: workload.topology,
+            run,
+        }
+    }
+
+    fn publish_topic(&self, p: u32) -> String {
+        format!("hilt/bench/{:08x}/{p}", self.run)
+    }
+
+    fn reply_topic(&self, p: u32) -> String {
+        format!("hilt/bench/{:08x}/reply/{p}", self.run)
+    }
+
+    /// What subscriber `s` subscribes to.
+    fn filters(&self, s: u32) -> Vec<String> {
+        let every = format!("hilt/bench/{:08x}/+", self.run);
+        match self.topology {
+            Topology::P2p { .. } => vec![self.publish_topic(s)],
+            Topology::FanOut { publishers, .. } => {
+                (0..publishers).map(|p| self.publish_topic(p)).collect()
+            }
+            Topology::FanIn { .. } => vec![every],
+            Topology::Shared { .. } => vec![format!("$share/hilt-{:08x}/{every}", self.run)],
+            Topology::RequestResponse { .. } => vec![self.reply_topic(s)],
+        }
+    }
+
+    fn client_id(&self, role: char, n: u32) -> String {
+        format!("hb-{:08x}-{role}{n}", self.run)
+    }
+
+    fn receiver(&self) -> MqttReceiver {
+        MqttReceiver {
+            version: self.version,
+        }
+    }
+}
+
+impl Protocol for Mqtt {
+    type Template = PublishTemplate;
+    type Receiver = MqttReceiver;
+    type Acks = MqttAcks;
+
+    fn acked(&self) -> bool {
+        self.qos != QoS::AtMostOnce
+    }
+
+    async fn open_subscriber(
+        &self,
+        addr: SocketAddr,
+        s: u32,
+    ) -> Result<(TcpStream, MqttReceiver), String> {
+        let mut o = connect(addr, self.version, &self.client_id('s', s)).await?;
+        subscribe(&mut o.stream, self.version, &self.filters(s), self.qos).await?;
+        Ok((o.stream, self.receiver()))
+    }
+
+    async fn open_responder(
+        &self,
+        addr: SocketAddr,
+        r: u32,
+    ) -> Result<(TcpStream, MqttReceiver), String> {
+        let mut o = connect(addr, self.version, &self.client_id('r', r)).await?;
+        subscribe(
+            &mut o.stream,
+            self.version,
+            &[self.publish_topic(r)],
+            self.qos,
+        )
+        .await?;
+        Ok((o.stream, self.receiver()))
+    }
+
+    async fn open_publisher(
+        &self,
+        addr: SocketAddr,
+        p: u32,
+    ) -> Result<OpenedPublisher<MqttAcks>, String> {
+        let o = connect(addr, self.version, &self.client_id('p', p)).await?;
+        Ok(OpenedPublisher {
+            stream: o.stream,
+            in_flight: o.receive_maximum.map(u64::from),
+            acks: MqttAcks {
+                version: self.version,
+            },
+        })
+    }
+
+    fn template(&self, p: u32, header: Header, payload_bytes: usize) -> PublishTemplate {
+        PublishTemplate::new(
+            self.version,
+            self.qos,
+            &self.publish_topic(p),
+            header,
+            payload_bytes,
+        )
+    }
+
+    fn echo_template(&self, r: u32, header: Header, payload_bytes: usize) -> PublishTemplate {
+        PublishTemplate::new(
+            self.version,
+            self.qos,
+            &self.reply_topic(r),
+            header,
+            payload_bytes,
+        )
+    }
+
+    fn goodbye(&self) -> Vec<u8> {
+        Packet::Disconnect(Default::default()).to_bytes(self.version)
+    }
+}
+
+/// A subscriber's view of MQTT: PUBLISH decoded in place and acknowledged at its QoS;
+/// QoS 2's PUBREL answered, and a responder's own PUBLISHes carried through PUBREC.
+#[derive(Debug)]
+pub struct MqttReceiver {
+    version: Version,
+}
+
+impl Receiver for MqttReceiver {
+    fn read(
+        &mut self,
+        buf: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Decoded<Option<Range<usize>>>, String> {
+        match PublishView::parse(buf, self.version) {
+            Ok(Decoded::Done(Some(view), len)) => {
+                match (view.qos(), view.packet_id()) {
+                    (QoS::AtLeastOnce, Some(id)) => {
+                        Packet::PubAck(Ack::new(id)).emit(self.version, out);
+                    }
+                    (QoS::ExactlyOnce, Some(id)) => {
+                        Packet::PubRec(Ack::new(id)).emit(self.version, out);
+                    }
+                    _ => {}
+                }
+                let payload = view.payload();
+                let at = payload.as_ptr() as usize - buf.as_ptr() as usize;
+                Ok(Decoded::Done(Some(at..at + payload.len()), len))
+            }
+            Ok(Decoded::Done(None, len)) => {
+                let frame = &buf[..len];
+                if len >= 4 {
+                    let id = u16::from_be_bytes([frame[2], frame[3]]);
+                    let kind = frame[0] >> 4;
+                    if kind == PacketType::PubRel as u8 {
+                        Packet::PubComp(Ack::new(id)).emit(self.version, out);
+                    } else if kind == PacketType::PubRec as u8 {
+                        Packet::PubRel(Ack::new(id)).emit(self.version, out);
+                    }
+                }
+                Ok(Decoded::Done(None, len))
+            }
+            Ok(Decoded::NeedMore(n)) => Ok(Decoded::NeedMore(n)),
+            Err(v) => Err(format!("malformed PUBLISH from the target: {v}")),
+        }
+    }
+}
+
+/// A publisher's view of MQTT: PUBACK and PUBCOMP acknowledge, PUBREC is answered with
+/// PUBREL. Acknowledgements are tiny and fixed: read from the fixed header and the
+/// packet identifier without building packets.
+#[derive(Debug)]
+pub struct MqttAcks {
+    version: Version,
+}
+
+impl AckReader for MqttAcks {
+    fn read(
+        &mut self,
+        buf: &[u8],
+        replies: &mut Vec<u8>,
+        acked: &mut dyn FnMut(u64),
+    ) -> Result<Decoded<()>, String> {
+        let len = match hilt_wire::mqtt::frame_len_for(buf, self.version) {
+            Ok(Decoded::Done(len, _)) => len,
+            Ok(Decoded::NeedMore(n)) => return Ok(Decoded::NeedMore(n)),
+            Err(v) => return Err(format!("malformed packet from the target: {v}")),
+        };
+        let frame = &buf[..len];
+        if frame.len() >= 4 {
+            let id = u16::from_be_bytes([frame[2], frame[3]]);
+            let kind = frame[0] >> 4;
+            if kind == PacketType::PubRec as u8 {
+                Packet::PubRel(Ack::new(id)).emit(self.version, replies);
+            } else if kind == PacketType::PubAck as u8 || kind == PacketType::PubComp as u8 {
+                acked(u64::from(id));
+            }
+        }
+        Ok(Decoded::Done((), len))
+    }
 }

@@ -1,19 +1,20 @@
-//! The publishers' hot path: a PUBLISH encoded once per connection, copied and patched
-//! for each message, written in batches.
+//! The publishers' hot path: a message encoded once per connection, copied and patched
+//! for each message, written in batches — whatever the protocol ([`Template`]).
 //!
 //! Each publisher runs on an OS thread of its own: tokio's timer wakes at millisecond
 //! granularity, which alone would add up to a millisecond of send delay at every rate
 //! above 1000/s; a thread sleeping with a 1 µs timer slack wakes within microseconds.
 //! Per message the thread copies the template (a few dozen bytes), patches the sequence
-//! number, send time and packet identifier in place and records the send delay: no
+//! number, send time and identifier in place and records the send delay: no
 //! allocation, no encoding. The buffer is written whenever the schedule says nothing more
 //! is due, or once it holds [`FLUSH_AT`] bytes, so a backlog leaves in few system calls
 //! (the socket has TCP_NODELAY, so an on-time message leaves at once).
 //!
-//! QoS 1 and 2: a second thread reads the acknowledgements (PUBACK; PUBREC, answered with
-//! PUBREL, then PUBCOMP) and records publish→ack latency; the server's Receive Maximum,
-//! or the packet identifier space, bounds what is unacknowledged, and a publisher held
-//! back by it shows the wait as send delay.
+//! Acknowledged publishing (MQTT QoS 1 and 2, STOMP receipts, AMQP publisher confirms):
+//! a second thread reads what the target sends back through the protocol's
+//! [`AckReader`] and records publish→ack latency; the target's own bound, or
+//! [`IN_FLIGHT_MAX`], limits what is unacknowledged, and a publisher held back by it
+//! shows the wait as send delay.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -22,12 +23,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hilt_wire::Decoded;
-use hilt_wire::mqtt::{Ack, Packet, PacketType, Properties, PublishRef, QoS, Version};
+use hilt_wire::mqtt::{Properties, PublishRef, QoS, Version};
 
 use crate::cpu;
 use crate::engine::{Clock, Errors, Phases, lock};
 use crate::header::{self, HEADER_LEN, Header};
 use crate::hist::{self, Hist};
+use crate::protocol::{AckReader, Template};
 use crate::schedule::{Pacer, Schedule, Step};
 
 /// Flush the publisher's buffer once it holds this much, even with more due.
@@ -91,9 +93,15 @@ impl PublishTemplate {
         self.bytes.is_empty()
     }
 
-    /// Appends one message to `out`.
+    /// Appends one message to `out`, with `packet_id` when its QoS has one.
     #[inline]
-    pub fn append(&self, out: &mut Vec<u8>, seq: u32, sent_ns: u64, packet_id: Option<u16>) {
+    pub fn append_with_id(
+        &self,
+        out: &mut Vec<u8>,
+        seq: u32,
+        sent_ns: u64,
+        packet_id: Option<u16>,
+    ) {
         let start = out.len();
         out.extend_from_slice(&self.bytes);
         let msg = &mut out[start..];
@@ -101,6 +109,21 @@ impl PublishTemplate {
         if let (Some(at), Some(id)) = (self.packet_id_at, packet_id) {
             msg[at..at + 2].copy_from_slice(&id.to_be_bytes());
         }
+    }
+}
+
+impl Template for PublishTemplate {
+    fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    #[inline]
+    fn append(&self, out: &mut Vec<u8>, n: u64, seq: u32, sent_ns: u64) {
+        self.append_with_id(out, seq, sent_ns, Some(packet_id(n)));
+    }
+
+    fn ack_key(&self, n: u64) -> u64 {
+        u64::from(packet_id(n))
     }
 }
 
@@ -126,13 +149,17 @@ impl PubShared {
     }
 }
 
-pub(crate) struct PubCtx {
+pub(crate) struct PubCtx<T, A> {
     pub stream: TcpStream,
-    pub version: Version,
-    pub qos: QoS,
-    pub receive_maximum: Option<u16>,
+    /// Whether the target acknowledges each message (read by `acks`).
+    pub acked: bool,
+    /// The target's bound on unacknowledged messages, when it states one.
+    pub in_flight: Option<u64>,
+    pub acks: A,
+    /// Written as the publisher leaves.
+    pub goodbye: Vec<u8>,
     pub name: String,
-    pub template: PublishTemplate,
+    pub template: T,
     pub clock: Clock,
     pub phases: Phases,
     pub schedule: Schedule,
@@ -148,7 +175,7 @@ pub(crate) struct PubCtx {
 pub(crate) const IN_FLIGHT_MAX: u16 = 8191;
 const BOOK_SLOTS: usize = IN_FLIGHT_MAX as usize + 1;
 
-/// Send times of unacknowledged PUBLISHes by packet identifier, for publish→ack latency.
+/// Send times of unacknowledged messages by acknowledgement key, for publish→ack latency.
 struct AckBook {
     sent_ns: Vec<AtomicU64>,
     inflight: AtomicU64,
@@ -168,9 +195,9 @@ fn write_out(stream: &Mutex<TcpStream>, out: &[u8]) -> Result<Duration, String> 
 }
 
 /// Runs one publisher until its schedule ends or `stop` is set.
-pub(crate) fn publisher(c: PubCtx) {
+pub(crate) fn publisher<T: Template, A: AckReader>(c: PubCtx<T, A>) {
     cpu::tighten_timer_slack();
-    let acked = c.qos != QoS::AtMostOnce;
+    let acked = c.acked;
     let book = Arc::new(AckBook {
         sent_ns: if acked {
             (0..BOOK_SLOTS).map(|_| AtomicU64::new(0)).collect()
@@ -186,11 +213,12 @@ pub(crate) fn publisher(c: PubCtx) {
     };
     let stream = Arc::new(Mutex::new(c.stream));
     let reader_stop = Arc::new(AtomicBool::new(false));
+    let acks = c.acks;
     let reader = reader_stream.and_then(|read| {
-        let ctx = AckReader {
+        let ctx = AckCtx {
             read,
             write: Arc::clone(&stream),
-            version: c.version,
+            acks,
             clock: c.clock,
             measure: c.phases.measure,
             book: Arc::clone(&book),
@@ -203,7 +231,11 @@ pub(crate) fn publisher(c: PubCtx) {
             .spawn(move || ack_reader(ctx))
             .ok()
     });
-    let limit = acked.then(|| u64::from(c.receive_maximum.unwrap_or(u16::MAX).min(IN_FLIGHT_MAX)));
+    let limit = acked.then(|| {
+        c.in_flight
+            .unwrap_or(u64::MAX)
+            .min(u64::from(IN_FLIGHT_MAX))
+    });
     let full = || limit.is_some_and(|l| book.inflight.load(Ordering::Relaxed) >= l);
 
     let mut pacer = Pacer::new(c.schedule, BATCH);
@@ -248,13 +280,13 @@ pub(crate) fn publisher(c: PubCtx) {
                     for i in range {
                         let intended = c.schedule.intended(i);
                         let sent = now.max(intended);
-                        let id = acked.then(|| packet_id(i));
-                        if let Some(id) = id {
-                            book.sent_ns[usize::from(id) % BOOK_SLOTS]
+                        if acked {
+                            let key = c.template.ack_key(i);
+                            book.sent_ns[(key % BOOK_SLOTS as u64) as usize]
                                 .store(sent, Ordering::Relaxed);
                             book.inflight.fetch_add(1, Ordering::Relaxed);
                         }
-                        c.template.append(&mut out, i as u32, sent, id);
+                        c.template.append(&mut out, i, i as u32, sent);
                         pending += 1;
                         if intended >= c.phases.measure {
                             sh.send_delay.saturating_record(sent - intended);
@@ -291,13 +323,13 @@ pub(crate) fn publisher(c: PubCtx) {
         reader_stop.store(true, Ordering::Relaxed);
         let _ = r.join();
     }
-    let _ = lock(&stream).write_all(&Packet::Disconnect(Default::default()).to_bytes(c.version));
+    let _ = lock(&stream).write_all(&c.goodbye);
 }
 
-struct AckReader {
+struct AckCtx<A> {
     read: TcpStream,
     write: Arc<Mutex<TcpStream>>,
-    version: Version,
+    acks: A,
     clock: Clock,
     measure: u64,
     book: Arc<AckBook>,
@@ -306,11 +338,11 @@ struct AckReader {
     stop: Arc<AtomicBool>,
 }
 
-fn ack_reader(mut c: AckReader) {
+fn ack_reader<A: AckReader>(mut c: AckCtx<A>) {
     let _ = c.read.set_read_timeout(Some(Duration::from_millis(50)));
     let mut buf = vec![0u8; 64 * 1024];
     let mut filled = 0usize;
-    let mut pubrels: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut replies: Vec<u8> = Vec::with_capacity(16 * 1024);
     while !c.stop.load(Ordering::Relaxed) {
         let n = match c.read.read(&mut buf[filled..]) {
             Ok(0) => break,
@@ -332,40 +364,44 @@ fn ack_reader(mut c: AckReader) {
         let now = c.clock.now_ns();
         let mut at = 0;
         let mut sh = lock(&c.shared);
-        // Acknowledgements are tiny and fixed: read them from the fixed header and the
-        // packet identifier without building packets.
-        while let Ok(Decoded::Done(len, _)) =
-            hilt_wire::mqtt::frame_len_for(&buf[at..filled], c.version)
-        {
-            let frame = &buf[at..at + len];
-            at += len;
-            if frame.len() < 4 {
-                continue;
-            }
-            let id = u16::from_be_bytes([frame[2], frame[3]]);
-            let kind = frame[0] >> 4;
-            if kind == PacketType::PubRec as u8 {
-                Packet::PubRel(Ack::new(id)).emit(c.version, &mut pubrels);
-                continue;
-            }
-            if kind != PacketType::PubAck as u8 && kind != PacketType::PubComp as u8 {
-                continue;
-            }
-            let sent = c.book.sent_ns[usize::from(id) % BOOK_SLOTS].load(Ordering::Relaxed);
-            c.book.inflight.fetch_sub(1, Ordering::Relaxed);
-            if sent >= c.measure {
+        let book = &c.book;
+        let measure = c.measure;
+        let mut acked = |key: u64| {
+            let sent = book.sent_ns[(key % BOOK_SLOTS as u64) as usize].load(Ordering::Relaxed);
+            book.inflight.fetch_sub(1, Ordering::Relaxed);
+            if sent >= measure {
                 sh.ack.saturating_record(now.saturating_sub(sent));
+            }
+        };
+        let mut broken = None;
+        while at < filled {
+            match c.acks.read(&buf[at..filled], &mut replies, &mut acked) {
+                Ok(Decoded::Done((), len)) => at += len,
+                Ok(Decoded::NeedMore(more)) => {
+                    if at == 0 && filled + more > buf.len() {
+                        buf.resize(filled + more, 0);
+                    }
+                    break;
+                }
+                Err(e) => {
+                    broken = Some(e);
+                    break;
+                }
             }
         }
         drop(sh);
+        if let Some(e) = broken {
+            c.errors.push(e);
+            break;
+        }
         buf.copy_within(at..filled, 0);
         filled -= at;
-        if !pubrels.is_empty() {
-            if let Err(e) = write_out(&c.write, &pubrels) {
+        if !replies.is_empty() {
+            if let Err(e) = write_out(&c.write, &replies) {
                 c.errors.push(e);
                 break;
             }
-            pubrels.clear();
+            replies.clear();
         }
     }
 }
@@ -411,8 +447,8 @@ mod test {
                 for size in [16, 64, 300] {
                     let t = PublishTemplate::new(version, qos, "hilt/b/1", base, size);
                     let mut out = Vec::new();
-                    t.append(&mut out, 7, 99, Some(513));
-                    t.append(&mut out, 8, 100, Some(514));
+                    t.append_with_id(&mut out, 7, 99, Some(513));
+                    t.append_with_id(&mut out, 8, 100, Some(514));
                     assert_eq!(out.len(), 2 * t.len());
                     let mut payload = vec![0u8; size];
                     let id = (qos != QoS::AtMostOnce).then_some(514);
