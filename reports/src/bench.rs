@@ -101,6 +101,9 @@ pub fn summary_table(results: &BenchResults) -> String {
         if let Some(e) = &t.error {
             let _ = writeln!(out, "{:<12} error: {e}", t.target.name);
         }
+        if let Some(why) = &t.skipped {
+            let _ = writeln!(out, "{:<12} skipped: {why}", t.target.name);
+        }
         for r in &t.runs {
             let mut flags = Vec::new();
             if r.client.client_bound {
@@ -194,6 +197,7 @@ struct TargetView {
     name: String,
     version: String,
     error: Option<String>,
+    skipped: Option<String>,
     rows: Vec<RowView>,
     searches: Vec<SearchView>,
 }
@@ -558,6 +562,7 @@ pub fn render_html(results: &BenchResults) -> Result<String, ReportError> {
             name: t.target.name.clone(),
             version: t.target.version.clone().unwrap_or_default(),
             error: t.error.clone(),
+            skipped: t.skipped.clone(),
             rows: t.runs.iter().map(row).collect(),
             searches: searches(&t.runs),
         })
@@ -679,6 +684,10 @@ mod test {
                 responders: 0,
                 connect_rate: None,
                 qos: 0,
+                ack: None,
+                confirm: false,
+                prefetch: None,
+                destination: None,
                 payload_bytes: 64,
                 rates: vec![100],
                 search_max: false,
@@ -693,11 +702,13 @@ mod test {
                     target: target("a"),
                     runs: vec![run(100, 1.0)],
                     error: None,
+                    skipped: None,
                 },
                 TargetBench {
                     target: target("<b>"),
                     runs: vec![run(100, 2.0)],
                     error: None,
+                    skipped: None,
                 },
             ],
         }

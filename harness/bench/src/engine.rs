@@ -217,6 +217,7 @@ pub async fn run_rate(
     let run = run_id();
     match w.protocol.as_str() {
         "mqtt" => run_with(crate::mqtt::Mqtt::new(w, run), run, cfg, target, progress).await,
+        "stomp" => run_with(crate::stomp::Stomp::new(w, run), run, cfg, target, progress).await,
         other => Err(format!("no benchmark driver for protocol `{other}`")),
     }
 }

@@ -20,6 +20,7 @@ pub mod publish;
 pub mod schedule;
 pub mod search;
 pub mod seq;
+pub mod stomp;
 pub mod workload;
 
 pub use engine::{Progress, RateConfig, RateOutcome, TargetControl, run_rate};

@@ -6,7 +6,7 @@
 //! subscribers, the collector, pauses and drains. A protocol only says how to open
 //! connections that publish and receive, how one message looks on the wire, and how to
 //! find the benchmark payload (and what is owed for it) in what arrives. MQTT
-//! ([`crate::mqtt`]), STOMP ([`crate::stomp`]) and AMQP 0-9-1 ([`crate::amqp`]) each
+//! ([`crate::mqtt`]) and STOMP ([`crate::stomp`]) each
 //! implement [`Protocol`] once; nothing of the engine is repeated per protocol.
 
 use std::future::Future;
@@ -89,7 +89,7 @@ pub trait Template: Send + Sync + 'static {
     fn append(&self, out: &mut Vec<u8>, n: u64, seq: u32, sent_ns: u64);
 
     /// The key the target's acknowledgement of the `n`th message carries back (see
-    /// [`AckReader::read`]); keys of any [`crate::publish::IN_FLIGHT_MAX`] consecutive
+    /// [`AckReader::read`]); keys of any `IN_FLIGHT_MAX` (in the publisher) consecutive
     /// messages must differ modulo one more than that.
     fn ack_key(&self, n: u64) -> u64;
 }

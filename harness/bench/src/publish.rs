@@ -13,7 +13,7 @@
 //! Acknowledged publishing (MQTT QoS 1 and 2, STOMP receipts, AMQP publisher confirms):
 //! a second thread reads what the target sends back through the protocol's
 //! [`AckReader`] and records publish→ack latency; the target's own bound, or
-//! [`IN_FLIGHT_MAX`], limits what is unacknowledged, and a publisher held back by it
+//! `IN_FLIGHT_MAX`, limits what is unacknowledged, and a publisher held back by it
 //! shows the wait as send delay.
 
 use std::io::{Read, Write};
@@ -297,11 +297,18 @@ pub(crate) fn publisher<T: Template, A: AckReader>(c: PubCtx<T, A>) {
                         if out.len() >= FLUSH_AT || full() {
                             drop(sh);
                             flush(&mut out, &mut pending, &mut pending_window)?;
-                            // Let the lateness show as send delay.
+                            // Let the lateness show as send delay. Waiting on the
+                            // target's acknowledgements is its backpressure, as a full
+                            // socket is, not the generator's limit.
+                            let waited = Instant::now();
                             while full() && !c.stop.load(Ordering::Relaxed) {
                                 std::thread::sleep(Duration::from_micros(20));
                             }
                             sh = lock(&c.shared);
+                            let waited = waited.elapsed();
+                            if waited >= BLOCKED_WRITE {
+                                sh.write_blocked += waited;
+                            }
                         }
                     }
                 }

@@ -14,14 +14,31 @@ pub struct Workload {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    /// Only `mqtt` today; the engine's recording and scheduling do not depend on it.
+    /// `mqtt`, `stomp` or `amqp091`; the engine's recording and scheduling do not
+    /// depend on it ([`crate::protocol`]).
     pub protocol: String,
-    /// `3.1.1` or `5.0`.
-    #[serde(default = "default_version")]
+    /// MQTT's `3.1.1` (the default) or `5.0`; STOMP speaks 1.2, AMQP 0-9-1.
+    #[serde(default)]
     pub version: String,
     pub topology: Topology,
+    /// MQTT's QoS.
     #[serde(default)]
     pub qos: u8,
+    /// How subscribers acknowledge (STOMP's ack modes; AMQP: `auto` is no-ack, the
+    /// others basic.ack per message or cumulatively).
+    #[serde(default)]
+    pub ack: AckMode,
+    /// Publishers ask the target to confirm each message (STOMP receipts, AMQP
+    /// publisher confirms): publish→ack latency is recorded.
+    #[serde(default)]
+    pub confirm: bool,
+    /// Messages a subscriber may hold unacknowledged (STOMP prefetch headers, AMQP
+    /// basic.qos); the target's default when absent.
+    #[serde(default)]
+    pub prefetch: Option<u32>,
+    /// STOMP: whether point-to-point destinations are topics or queues.
+    #[serde(default)]
+    pub destination: DestinationKind,
     /// Bytes of each payload, the benchmark header included (at least its size).
     pub payload_bytes: u32,
     /// Messages per second per publisher.
@@ -70,6 +87,39 @@ pub enum Topology {
     /// topic; latency is the round trip, from the request's intended time to the reply's
     /// arrival. A requester reads its replies on a second connection.
     RequestResponse { pairs: u32 },
+}
+
+/// How subscribers acknowledge what they receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AckMode {
+    /// Nothing is acknowledged: the target forgets a message once it is sent.
+    #[default]
+    Auto,
+    /// One cumulative acknowledgement for everything read at once.
+    Client,
+    /// One acknowledgement per message.
+    ClientIndividual,
+}
+
+impl AckMode {
+    /// The value of STOMP's `ack` header.
+    pub fn stomp(self) -> &'static str {
+        match self {
+            AckMode::Auto => "auto",
+            AckMode::Client => "client",
+            AckMode::ClientIndividual => "client-individual",
+        }
+    }
+}
+
+/// A STOMP destination's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DestinationKind {
+    #[default]
+    Topic,
+    Queue,
 }
 
 /// Which publishers a subscriber hears.
@@ -153,14 +203,6 @@ impl Topology {
             Topology::FanOut { subscribers, .. } | Topology::FanIn { subscribers, .. } => {
                 subscribers
             }
-        }
-    }
-
-    /// A capability the target must declare to run this topology.
-    pub fn needs(self) -> Option<&'static str> {
-        match self {
-            Topology::Shared { .. } => Some("mqtt.shared-subscriptions"),
-            _ => None,
         }
     }
 
@@ -345,10 +387,6 @@ pub fn parse_pause(s: &str) -> Result<Pause, String> {
     })
 }
 
-fn default_version() -> String {
-    "3.1.1".into()
-}
-
 fn default_warmup() -> Dur {
     Dur(Duration::from_secs(1))
 }
@@ -365,19 +403,108 @@ impl Workload {
         Ok(w)
     }
 
+    /// The protocols workloads speak.
+    pub const PROTOCOLS: [&'static str; 3] = ["mqtt", "stomp", "amqp091"];
+
+    /// The key of the target file's `serves` this workload connects to.
+    pub fn endpoint(&self) -> &'static str {
+        match self.protocol.as_str() {
+            "stomp" => "stomp",
+            "amqp091" => "amqp",
+            _ => "mqtt",
+        }
+    }
+
+    /// The protocol version spoken: the file's, or the protocol's only one.
+    pub fn version(&self) -> &str {
+        match (self.protocol.as_str(), self.version.as_str()) {
+            ("mqtt", "") => "3.1.1",
+            ("stomp", _) => "1.2",
+            ("amqp091", _) => "0-9-1",
+            (_, v) => v,
+        }
+    }
+
+    /// Capabilities a target must declare to run this workload; a target lacking one is
+    /// skipped, with the reason.
+    pub fn needs(&self) -> Vec<(&'static str, &'static str)> {
+        let mut needs = Vec::new();
+        match self.protocol.as_str() {
+            "mqtt" => {
+                if self.mqtt_version() == hilt_wire::mqtt::Version::V5 {
+                    needs.push(("mqtt.v5", "MQTT 5.0"));
+                }
+                if self.qos == 2 {
+                    needs.push(("mqtt.qos2", "QoS 2"));
+                }
+                if matches!(self.topology, Topology::Shared { .. }) {
+                    needs.push((
+                        "mqtt.shared-subscriptions",
+                        "the shared topology (competing consumers)",
+                    ));
+                }
+            }
+            "stomp" => {
+                needs.push(("stomp.v1.2", "STOMP 1.2"));
+                let queue = matches!(self.topology, Topology::Shared { .. })
+                    || (self.destination == DestinationKind::Queue
+                        && !matches!(self.topology, Topology::FanOut { .. }));
+                if queue {
+                    needs.push(("stomp.dest.queue", "queue destinations"));
+                } else {
+                    needs.push(("stomp.dest.topic", "topic destinations"));
+                }
+            }
+            "amqp091" => needs.push(("amqp.0-9-1", "AMQP 0-9-1")),
+            _ => {}
+        }
+        needs
+    }
+
     /// Checks what the schema cannot: ranges and combinations.
     pub fn check(&self) -> Result<(), String> {
-        if self.protocol != "mqtt" {
+        if !Self::PROTOCOLS.contains(&self.protocol.as_str()) {
             return Err(format!(
-                "protocol `{}`: only `mqtt` workloads run today",
-                self.protocol
+                "protocol `{}`: workloads speak {}",
+                self.protocol,
+                Self::PROTOCOLS.join(", ")
             ));
         }
-        if !matches!(self.version.as_str(), "3.1.1" | "5.0" | "5") {
+        let mqtt = self.protocol == "mqtt";
+        if mqtt && !matches!(self.version(), "3.1.1" | "5.0" | "5") {
             return Err(format!("version `{}`: use 3.1.1 or 5.0", self.version));
+        }
+        if !mqtt && !self.version.is_empty() && self.version != self.version() {
+            return Err(format!(
+                "version `{}`: {} workloads speak {}",
+                self.version,
+                self.protocol,
+                self.version()
+            ));
         }
         if self.qos > 2 {
             return Err(format!("qos {}: QoS is 0, 1 or 2", self.qos));
+        }
+        if !mqtt && self.qos != 0 {
+            return Err("qos is MQTT's; say `ack:` and `confirm:` instead".into());
+        }
+        if mqtt && (self.ack != AckMode::Auto || self.confirm || self.prefetch.is_some()) {
+            return Err(
+                "ack, confirm and prefetch are STOMP's and AMQP's; MQTT says `qos:`".into(),
+            );
+        }
+        if self.prefetch == Some(0) {
+            return Err("prefetch must be above 0".into());
+        }
+        if self.protocol == "stomp"
+            && self.destination == DestinationKind::Queue
+            && let Topology::FanIn { subscribers, .. } = self.topology
+            && subscribers > 1
+        {
+            return Err(
+                "a fan-in to a queue has one subscriber (several would compete: that is `shared`)"
+                    .into(),
+            );
         }
         let header = crate::header::HEADER_LEN as u32;
         if self.payload_bytes < header {
@@ -397,7 +524,8 @@ impl Workload {
                 "more than 65535 publishers: the payload header names them in 16 bits".into(),
             );
         }
-        if matches!(self.topology, Topology::Shared { .. })
+        if mqtt
+            && matches!(self.topology, Topology::Shared { .. })
             && self.mqtt_version() != hilt_wire::mqtt::Version::V5
         {
             return Err(
@@ -450,10 +578,10 @@ impl Workload {
     }
 
     pub fn mqtt_version(&self) -> hilt_wire::mqtt::Version {
-        if self.version == "3.1.1" {
-            hilt_wire::mqtt::Version::V311
-        } else {
+        if matches!(self.version.as_str(), "5.0" | "5") {
             hilt_wire::mqtt::Version::V5
+        } else {
+            hilt_wire::mqtt::Version::V311
         }
     }
 
@@ -463,13 +591,23 @@ impl Workload {
             name: self.name.clone(),
             file: file.display().to_string(),
             protocol: self.protocol.clone(),
-            version: self.version.clone(),
+            version: self.version().into(),
             topology: self.topology.name().into(),
             publishers: self.topology.publishers(),
             subscribers: self.topology.subscribers(),
             responders: self.topology.responders(),
             connect_rate: self.connect_rate,
             qos: self.qos,
+            ack: (self.protocol != "mqtt").then(|| self.ack.stomp().into()),
+            confirm: self.confirm,
+            prefetch: self.prefetch,
+            destination: (self.protocol == "stomp").then(|| {
+                match self.destination {
+                    DestinationKind::Topic => "topic",
+                    DestinationKind::Queue => "queue",
+                }
+                .into()
+            }),
             payload_bytes: self.payload_bytes,
             rates: self.rate.fixed(),
             search_max: self.rate.steps().contains(&RateStep::Max),
@@ -564,6 +702,31 @@ mod test {
         w.payload_bytes = 64;
         w.pause = Some(parse_pause("2s@1s").unwrap());
         assert!(w.check().unwrap_err().contains("pause"));
+    }
+
+    #[test]
+    fn stomp_workloads_say_what_they_need() {
+        let w = parse(
+            "name: s\nprotocol: stomp\ntopology: {kind: shared, publishers: 2, subscribers: 2}\n\
+             ack: client-individual\nconfirm: true\nprefetch: 10\npayload_bytes: 32\n\
+             rate: 100\nduration: 1s\n",
+        )
+        .unwrap();
+        w.check().unwrap();
+        assert_eq!((w.endpoint(), w.version()), ("stomp", "1.2"));
+        assert_eq!(w.ack, AckMode::ClientIndividual);
+        let caps: Vec<_> = w.needs().into_iter().map(|(c, _)| c).collect();
+        assert_eq!(caps, ["stomp.v1.2", "stomp.dest.queue"]);
+        let mut bad = w.clone();
+        bad.qos = 1;
+        assert!(bad.check().unwrap_err().contains("qos"));
+        let mut mqtt = w.clone();
+        mqtt.protocol = "mqtt".into();
+        mqtt.version = "5.0".into();
+        assert!(mqtt.check().unwrap_err().contains("ack"));
+        let mut coap = w;
+        coap.protocol = "xmpp".into();
+        assert!(coap.check().unwrap_err().contains("workloads speak"));
     }
 
     #[test]

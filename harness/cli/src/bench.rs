@@ -205,7 +205,7 @@ async fn run_one(
         workload,
         rate,
         addr: running
-            .endpoint_for(&workload.protocol)
+            .endpoint_for(workload.endpoint())
             .ok_or("the target stopped serving")?,
         label: format!("{name}-{rate}"),
         cancel: Arc::clone(cancel),
@@ -228,31 +228,32 @@ async fn bench_target(
         target,
         runs: Vec::new(),
         error: Some(e),
+        skipped: None,
     };
     let named = TargetInfo {
         name: file.name.clone(),
         description: file.description.clone(),
         ..TargetInfo::default()
     };
-    if let Some(cap) = workload.topology.needs()
-        && !file.capabilities.has(cap)
-    {
-        return failed(
-            named,
-            format!(
-                "the {} topology needs `{cap}`, which the target does not declare",
-                workload.topology.name()
-            ),
-        );
+    // A workload the target cannot run is skipped before it is started: not a failure,
+    // and the other targets still run.
+    if let Some(why) = skip_reason(file, workload) {
+        eprintln!("hilt bench: skipping {}: {why}", file.name);
+        return TargetBench {
+            target: named,
+            runs: Vec::new(),
+            error: None,
+            skipped: Some(why),
+        };
     }
     let opts = LaunchOptions::new(run_dir, format!("bench-{}", file.name)).with_backend(backend);
     let mut running = match launch_for_bench(file, &opts).await {
         Ok(r) => r,
         Err(e) => return failed(named, format!("failed to {e}")),
     };
-    if running.endpoint_for(&workload.protocol).is_none() {
+    if running.endpoint_for(workload.endpoint()).is_none() {
         let info = running.stop().await;
-        return failed(info, format!("it does not serve {}", workload.protocol));
+        return failed(info, format!("it does not serve {}", workload.endpoint()));
     }
     let mut runs = Vec::new();
     let mut error = None;
@@ -308,5 +309,23 @@ async fn bench_target(
         target: info,
         runs,
         error,
+        skipped: None,
     }
+}
+
+/// Why `file` cannot run `workload`: it serves no endpoint for the protocol, or lacks a
+/// capability the workload needs.
+pub(crate) fn skip_reason(
+    file: &hilt_core::target::TargetFile,
+    workload: &Workload,
+) -> Option<String> {
+    let endpoint = workload.endpoint();
+    if !file.serves.contains_key(endpoint) {
+        return Some(format!("it does not serve {}", workload.protocol));
+    }
+    workload
+        .needs()
+        .into_iter()
+        .find(|(cap, _)| !file.capabilities.has(cap))
+        .map(|(cap, what)| format!("{what} needs `{cap}`, which the target does not declare"))
 }

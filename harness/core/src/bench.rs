@@ -52,7 +52,22 @@ pub struct WorkloadInfo {
     /// Connections opened per second while setting up, when ramped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_rate: Option<u32>,
+    /// MQTT's QoS (0 for other protocols).
     pub qos: u8,
+    /// How subscribers acknowledged (STOMP, AMQP): `auto`, `client` or
+    /// `client-individual`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack: Option<String>,
+    /// Publishers asked the target to confirm each message (STOMP receipts, AMQP
+    /// publisher confirms).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirm: bool,
+    /// Messages a subscriber could hold unacknowledged, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefetch: Option<u32>,
+    /// STOMP: `topic` or `queue` destinations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
     pub payload_bytes: u32,
     /// Messages per second per publisher, one entry per fixed step of the sweep.
     pub rates: Vec<u64>,
@@ -84,6 +99,10 @@ pub struct TargetBench {
     /// Why the target could not be benchmarked (it did not start, say).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why the workload was not run on this target: it lacks a capability the workload
+    /// needs, or does not serve its protocol. Not a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 /// The measured phase of one run at one rate.

@@ -1,5 +1,6 @@
-//! `hilt bench` against a real Mosquitto: the files it writes, and a stalled broker
-//! showing in the corrected latency.
+//! `hilt bench` against real brokers: the files it writes, a stalled broker showing in
+//! the corrected latency, each protocol's workloads, and workloads a target cannot run
+//! skipped while the others go on.
 
 use std::path::Path;
 
@@ -18,15 +19,21 @@ fn workload(dir: &Path, body: &str) -> std::path::PathBuf {
 }
 
 fn bench(dir: &Path, workload: &Path, extra: &[&str]) -> BenchResults {
+    bench_on(dir, workload, &["mosquitto"], extra)
+}
+
+/// Runs `workload` on each of `targets` in turn; every one must succeed or be skipped.
+fn bench_on(dir: &Path, workload: &Path, targets: &[&str], extra: &[&str]) -> BenchResults {
     let out = dir.join("run");
     let mut args = vec![
         "bench",
         workload.to_str().unwrap(),
-        "--target",
-        "mosquitto",
         "--out",
         out.to_str().unwrap(),
     ];
+    for t in targets {
+        args.extend_from_slice(&["--target", t]);
+    }
     args.extend_from_slice(extra);
     let o = hilt(&args);
     assert_eq!(
@@ -435,33 +442,99 @@ fn shared_subscription_delivers_each_message_once_to_the_group() {
     assert_whole(&r, 3, 1);
 }
 
-/// A target that does not declare shared subscriptions is not benchmarked with them.
+/// A target that does not declare shared subscriptions is skipped, with the reason,
+/// and the run goes on for the others.
 #[test]
-fn shared_subscription_needs_the_capability() {
+fn a_target_lacking_a_capability_is_skipped_and_the_others_run() {
+    if missing("mosquitto") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let w = workload(
         dir.path(),
         "topology: {kind: shared, publishers: 1, subscribers: 2}\npayload_bytes: 32\n\
-         rate: 10\nduration: 1s\n",
+         rate: 100\nwarmup: 200ms\nduration: 1s\n",
     );
     let text = std::fs::read_to_string(&w)
         .unwrap()
         .replace("\"3.1.1\"", "\"5.0\"");
     std::fs::write(&w, text).unwrap();
-    let out = dir.path().join("run");
-    let o = hilt(&[
-        "bench",
-        w.to_str().unwrap(),
-        "--target",
+    let r = bench_on(dir.path(), &w, &["rabbitmq", "mosquitto"], &[]);
+    let rabbit = &r.targets[0];
+    assert_eq!(rabbit.target.name, "rabbitmq");
+    let why = rabbit.skipped.as_deref().unwrap_or_default();
+    assert!(why.contains("mqtt.v5"), "{why}");
+    assert!(rabbit.runs.is_empty() && rabbit.error.is_none());
+    assert_eq!(r.targets[1].target.name, "mosquitto");
+    assert_eq!(r.targets[1].runs.len(), 1, "the others still run");
+    let html = std::fs::read_to_string(dir.path().join("run/bench.html")).unwrap();
+    assert!(
+        html.contains("skipped: MQTT 5.0 needs"),
+        "the report says why"
+    );
+}
+
+/// A STOMP workload: a topic per pair, auto ack, against a broker serving STOMP; a
+/// broker that does not serve it (Mosquitto) is skipped.
+fn stomp_run(target: &str, body: &str) -> BenchResults {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w.yaml");
+    std::fs::write(
+        &w,
+        format!(
+            "name: test\nprotocol: stomp\npayload_bytes: 32\nrate: 200\n\
+             warmup: 300ms\nduration: 1s\n{body}"
+        ),
+    )
+    .unwrap();
+    let r = bench_on(dir.path(), &w, &[target, "mosquitto"], &[]);
+    let json = std::fs::read_to_string(dir.path().join("run/bench.json")).unwrap();
+    assert!(
+        json.contains("\"client_bound\""),
+        "the client-bound flag is recorded"
+    );
+    assert_eq!(r.workload.protocol, "stomp");
+    assert_eq!(r.workload.version, "1.2");
+    let skipped = r.targets[1].skipped.as_deref().unwrap_or_default();
+    assert!(skipped.contains("does not serve stomp"), "{skipped}");
+    r
+}
+
+/// Queues, one per pair, each MESSAGE acknowledged on its own, each SEND receipted:
+/// corrected and raw latency, publish→receipt latency, nothing lost.
+#[test]
+fn stomp_queues_with_client_individual_acks_and_receipts_on_rabbitmq() {
+    if missing("rabbitmq-server") || missing("mosquitto") {
+        return;
+    }
+    let r = stomp_run(
         "rabbitmq",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_ne!(o.status.code(), Some(0));
-    let r = hilt_reports::bench::read_json(&out.join("bench.json")).unwrap();
-    let e = r.targets[0].error.as_deref().unwrap_or_default();
-    assert!(e.contains("mqtt.shared-subscriptions"), "{e}");
-    assert!(r.targets[0].runs.is_empty());
+        "topology: {kind: p2p, pairs: 2}\ndestination: queue\nack: client-individual\n\
+         confirm: true\nprefetch: 20\n",
+    );
+    assert_eq!(r.workload.ack.as_deref(), Some("client-individual"));
+    assert_whole(&r, 2, 1);
+    let run = &r.targets[0].runs[0];
+    assert!(run.latency_raw.count > 0);
+    assert!(
+        run.ack_latency.is_some_and(|a| a.count > 0),
+        "receipts record publish→ack latency"
+    );
+}
+
+/// Competing consumers on one ActiveMQ queue: each message reaches one of them.
+#[test]
+fn stomp_work_queue_on_activemq_delivers_each_message_once() {
+    if missing("activemq") || missing("mosquitto") {
+        return;
+    }
+    let r = stomp_run(
+        "activemq",
+        "topology: {kind: shared, publishers: 2, subscribers: 2}\nack: client\n",
+    );
+    assert_eq!(r.workload.topology, "shared");
+    assert_whole(&r, 2, 1);
+    assert!(r.targets[0].runs[0].latency_raw.count > 0);
 }
 
 /// Request-response: every request answered, the round trip recorded per requester.
