@@ -218,6 +218,16 @@ pub async fn run_rate(
     match w.protocol.as_str() {
         "mqtt" => run_with(crate::mqtt::Mqtt::new(w, run), run, cfg, target, progress).await,
         "stomp" => run_with(crate::stomp::Stomp::new(w, run), run, cfg, target, progress).await,
+        "amqp091" => {
+            run_with(
+                crate::amqp::Amqp091::new(w, run),
+                run,
+                cfg,
+                target,
+                progress,
+            )
+            .await
+        }
         other => Err(format!("no benchmark driver for protocol `{other}`")),
     }
 }

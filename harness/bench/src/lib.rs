@@ -9,6 +9,7 @@
 //! duplicates and reordering ([`seq`]). The results follow the `hilt.bench/1` schema of
 //! [`hilt_core::bench`].
 
+pub mod amqp;
 pub mod cpu;
 pub mod efficiency;
 pub mod engine;

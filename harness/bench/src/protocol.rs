@@ -6,7 +6,7 @@
 //! subscribers, the collector, pauses and drains. A protocol only says how to open
 //! connections that publish and receive, how one message looks on the wire, and how to
 //! find the benchmark payload (and what is owed for it) in what arrives. MQTT
-//! ([`crate::mqtt`]) and STOMP ([`crate::stomp`]) each
+//! ([`crate::mqtt`]), STOMP ([`crate::stomp`]) and AMQP 0-9-1 ([`crate::amqp`]) each
 //! implement [`Protocol`] once; nothing of the engine is repeated per protocol.
 
 use std::future::Future;

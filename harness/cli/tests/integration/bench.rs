@@ -562,3 +562,33 @@ fn many_connections_ramp_and_are_judged_per_pair() {
         "streams judged in the report"
     );
 }
+
+/// AMQP 0-9-1 competing consumers on one RabbitMQ queue through the default exchange,
+/// publisher confirms on, each delivery acknowledged: corrected and raw latency,
+/// publish→confirm latency, each message delivered once.
+#[test]
+fn amqp091_work_queue_with_confirms_on_rabbitmq() {
+    if missing("rabbitmq-server") || missing("mosquitto") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w.yaml");
+    std::fs::write(
+        &w,
+        "name: test\nprotocol: amqp091\ntopology: {kind: shared, publishers: 2, subscribers: 2}\n\
+         ack: client-individual\nconfirm: true\nprefetch: 20\npayload_bytes: 32\nrate: 200\n\
+         warmup: 300ms\nduration: 1s\n",
+    )
+    .unwrap();
+    let r = bench_on(dir.path(), &w, &["rabbitmq", "mosquitto"], &[]);
+    assert_eq!(r.workload.version, "0-9-1");
+    assert_whole(&r, 2, 1);
+    let run = &r.targets[0].runs[0];
+    assert!(run.latency_raw.count > 0);
+    assert!(
+        run.ack_latency.is_some_and(|a| a.count > 0),
+        "publisher confirms record publish→ack latency"
+    );
+    let skipped = r.targets[1].skipped.as_deref().unwrap_or_default();
+    assert!(skipped.contains("does not serve amqp091"), "{skipped}");
+}
