@@ -13,7 +13,10 @@
 //! `rpl.dao-ack`, `rpl.mop.storing`, `rpl.mop.non-storing`.
 //!
 //! Every TD names the fault (`hilt rpl node|root --mutate`) that must make it fail: in
-//! a control run hilt starts its own IUT with that fault.
+//! a control run the IUT's command gets it as `{mutate}`. hilt's own node and root
+//! commit it themselves; a device that cannot is started behind a relay that commits
+//! it on the device's behalf, rewriting or dropping what the device sends and hears
+//! (`hilt rig up --link-only --mutate`, as `targets/devices/hilt-fw.yaml` does).
 
 mod bench;
 mod procedures;

@@ -101,13 +101,95 @@ pub fn build_firmware(file: &RigFile, root: &Path) -> Result<Duration, RigError>
     Ok(started.elapsed())
 }
 
+/// When [`boot_with`] builds the firmware.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    /// Every time (what `hilt rig flash` and `check --boot` do).
+    Always,
+    /// Only when the ELF is missing or older than a file beside the build command,
+    /// holding a lock on the ELF's folder meanwhile: many bridges booting the same
+    /// firmware side by side (the RPL catalogue under `-j`) build it once, and none
+    /// loads an ELF another is writing.
+    IfStale,
+}
+
+/// Runs the build as [`Build::IfStale`] says: under an exclusive lock, and only when
+/// the ELF is older than its sources.
+pub fn build_firmware_if_stale(file: &RigFile, root: &Path) -> Result<Duration, RigError> {
+    let Some(fw) = &file.firmware else {
+        return Ok(Duration::ZERO);
+    };
+    let Some(program) = fw.build.first() else {
+        return Ok(Duration::ZERO);
+    };
+    let elf = root.join(&fw.elf);
+    let out = elf.parent().unwrap_or(root).to_path_buf();
+    let lock_err = |e: std::io::Error| {
+        RigError::new(
+            &file.name,
+            Stage::Build,
+            RigErrorKind::Other(format!("failed to lock {}: {e}", out.display())),
+        )
+    };
+    std::fs::create_dir_all(&out).map_err(lock_err)?;
+    let lock = std::fs::File::create(out.join(".build-lock")).map_err(lock_err)?;
+    lock.lock().map_err(lock_err)?;
+    let sources = root.join(program);
+    let sources = sources.parent().unwrap_or(root);
+    let built = std::fs::metadata(&elf).and_then(|m| m.modified()).ok();
+    let fresh = built.is_some_and(|b| newest(sources, &out).is_none_or(|n| n <= b));
+    let took = if fresh {
+        Ok(Duration::ZERO)
+    } else {
+        build_firmware(file, root)
+    };
+    drop(lock);
+    took
+}
+
+/// The newest modification time of the files under `dir`, the folder `skip` left out.
+fn newest(dir: &Path, skip: &Path) -> Option<std::time::SystemTime> {
+    let mut latest = None;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p == skip {
+                continue;
+            }
+            let Ok(m) = e.metadata() else { continue };
+            if m.is_dir() {
+                stack.push(p);
+            } else if let Ok(t) = m.modified() {
+                latest = latest.max(Some(t));
+            }
+        }
+    }
+    latest
+}
+
 /// Builds, loads and starts the device, and waits for its boot banner; each failing
 /// stage is retried `timeouts.retries` times (the build is not: it is deterministic).
 /// Returns the open console line with the banner already consumed.
 pub async fn boot(rig: &mut dyn Rig, root: &Path) -> Result<(DeviceLine, BootReport), RigError> {
+    boot_with(rig, root, Build::Always).await
+}
+
+/// [`boot`], building as `build` says.
+pub async fn boot_with(
+    rig: &mut dyn Rig,
+    root: &Path,
+    build: Build,
+) -> Result<(DeviceLine, BootReport), RigError> {
     let file = rig.file().clone();
     let mut report = BootReport {
-        build: tokio::task::block_in_place(|| build_firmware(&file, root))?,
+        build: tokio::task::block_in_place(|| match build {
+            Build::Always => build_firmware(&file, root),
+            Build::IfStale => build_firmware_if_stale(&file, root),
+        })?,
         ..BootReport::default()
     };
     let banner_src = file

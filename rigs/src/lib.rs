@@ -33,7 +33,7 @@ use std::path::Path;
 use hilt_core::rig::{RigBackend, RigFile};
 pub use hilt_net::serial::DeviceLine;
 
-pub use boot::{BootReport, boot, build_firmware};
+pub use boot::{BootReport, Build, boot, boot_with, build_firmware, build_firmware_if_stale};
 pub use discover::{Discovery, PortFound, ProbeFound, discover, select_probe, starter_rig};
 pub use error::{RigError, RigErrorKind, Stage};
 pub use fake::{FakeProbe, FakeProbeState};

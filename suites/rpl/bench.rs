@@ -370,6 +370,12 @@ impl Bench {
             let host = veth.host.clone();
             (Some(veth), host, wrapped)
         } else {
+            if !hilt_net::tun::can_create() {
+                return Err(Failure::skip(
+                    "a device on another link needs root here (its command makes a TUN \
+                     interface; hilt opens a packet socket on it)",
+                ));
+            }
             let n = NEXT_IFACE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let name = format!("hrpl{}x{n}", std::process::id() % 10_000);
             values.insert("iface".to_owned(), name.clone());
@@ -395,9 +401,14 @@ impl Bench {
             (link, start_iut().await?)
         } else {
             let iut = start_iut().await?;
-            let deadline = tokio::time::Instant::now() + response.max(Duration::from_secs(5));
+            // Its command may build firmware first (serialised with the other TDs').
+            let deadline = tokio::time::Instant::now() + response.max(Duration::from_secs(60));
             loop {
-                if let Ok(l) = PacketLink::open(&host_iface) {
+                // Opened only once up: a packet socket bound to a down interface keeps
+                // ENETDOWN pending, which its first read returns.
+                if is_up(&host_iface)
+                    && let Ok(l) = PacketLink::open(&host_iface)
+                {
                     break (l, iut);
                 }
                 if tokio::time::Instant::now() >= deadline {
@@ -531,6 +542,14 @@ impl Bench {
             None => String::new(),
         }
     }
+}
+
+/// Whether `iface` exists here and is administratively up (IFF_UP).
+fn is_up(iface: &str) -> bool {
+    std::fs::read_to_string(format!("/sys/class/net/{iface}/flags"))
+        .ok()
+        .and_then(|f| u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).ok())
+        .is_some_and(|f| f & 0x1 != 0)
 }
 
 fn open(iface: &str) -> Result<PacketLink, Failure> {

@@ -119,9 +119,25 @@ pub struct RigUpArgs {
     /// Keep the bridge up this long after the join (default: until Ctrl-C).
     #[arg(long = "for", value_name = "SECONDS")]
     pub hold: Option<u64>,
-    /// Where to write slip.pcapng (default: hilt-out/rig-NAME).
+    /// Where to write slip.pcapng (default: hilt-out/rig-NAME; with --link-only, none
+    /// unless given).
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// A plain SLIP-TUN relay, no RPL root in hilt: every packet crosses as it is and
+    /// the TUN interface gets no address, so a root on it (the rpl suite's) talks to the
+    /// device itself. The firmware is built only when stale. Runs until killed (or
+    /// --for).
+    #[arg(long)]
+    pub link_only: bool,
+    /// With --link-only: boot the device only once a packet socket listens on the
+    /// interface, so the test that opened it hears the device's first packet.
+    #[arg(long, requires = "link_only")]
+    pub wait_listener: bool,
+    /// With --link-only: a fault the relay commits on the device's behalf, on what it
+    /// sends and hears (as `hilt rpl node --mutate`; `none` for none), for negative
+    /// controls. Repeatable.
+    #[arg(long = "mutate", value_name = "FAULT", requires = "link_only")]
+    pub mutate: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -270,6 +270,9 @@ async fn up(a: RigUpArgs) -> anyhow::Result<ExitCode> {
         eprintln!("hilt: creating a TUN interface needs root and /dev/net/tun");
         return Ok(ExitCode::Infrastructure);
     }
+    if a.link_only {
+        return relay(a, file, root).await;
+    }
     let prefix: std::net::Ipv6Addr = file.network.prefix.parse()?;
     let cfg = BridgeConfig {
         prefix,
@@ -328,4 +331,86 @@ async fn up(a: RigUpArgs) -> anyhow::Result<ExitCode> {
     bridge.stop().await;
     rig.stop();
     Ok(code)
+}
+
+/// `hilt rig up --link-only`: the device's SLIP line relayed to a bare TUN interface.
+async fn relay(a: RigUpArgs, file: RigFile, root: PathBuf) -> anyhow::Result<ExitCode> {
+    use hilt_net::slip_bridge::{Bridge, HostSide};
+    let mut faults = Vec::new();
+    for m in a.mutate.iter().flat_map(|m| m.split(',')) {
+        if m != "none" && !m.is_empty() {
+            faults.push(
+                m.parse::<hilt_net::rpl::Fault>()
+                    .map_err(|e| usage(format!("--mutate: {e}")))?,
+            );
+        }
+    }
+    // Built (when stale) before the interface exists: a test that waits for it then
+    // hears the device boot at once, not after a compiler run.
+    let built = tokio::task::block_in_place(|| hilt_rigs::build_firmware_if_stale(&file, &root))?;
+    let tun = hilt_net::tun::Tun::create_unaddressed(&a.iface, 1280)
+        .with_context(|| format!("failed to create the TUN interface {}", a.iface))?;
+    if a.wait_listener {
+        let limit = Duration::from_secs(file.timeouts.boot_s.max(5));
+        let deadline = tokio::time::Instant::now() + limit;
+        while !tun.has_packet_listener() {
+            if tokio::time::Instant::now() >= deadline {
+                eprintln!("hilt: nothing listened on {} within {limit:?}", a.iface);
+                return Ok(ExitCode::Infrastructure);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let mut rig = hilt_rigs::open(&file, &root)?;
+    let (mut line, mut report) =
+        hilt_rigs::boot_with(rig.as_mut(), &root, hilt_rigs::Build::IfStale).await?;
+    report.build += built;
+    print_boot(&file, &report);
+    let frames = line.take_frames().context("the line's frames were taken")?;
+    let mutator = hilt_net::rpl::Mutator::new(faults.iter().copied());
+    let bridge = Bridge::relay(frames, line.writer(), HostSide::Tun(tun), mutator);
+    println!(
+        "rig {}: relaying {} <-> {}{}",
+        file.name,
+        line.path(),
+        a.iface,
+        if faults.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " committing {}",
+                faults
+                    .iter()
+                    .map(|f| f.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    );
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    match a.hold {
+        Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+        None => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+    }
+    if let Some(out) = &a.out {
+        std::fs::create_dir_all(out)
+            .with_context(|| format!("failed to create {}", out.display()))?;
+        let captured = bridge.captured();
+        let pcap = out.join("slip.pcapng");
+        hilt_net::pcapng::write_ipv6_packets(
+            &pcap,
+            &format!("SLIP link of rig {}", file.name),
+            captured.iter().map(|(t, p)| (*t, p.as_slice())),
+        )
+        .with_context(|| format!("failed to write {}", pcap.display()))?;
+        println!("{} ({} packets)", pcap.display(), captured.len());
+    }
+    bridge.stop().await;
+    rig.stop();
+    Ok(ExitCode::Ok)
 }

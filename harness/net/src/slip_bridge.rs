@@ -8,6 +8,12 @@
 //! the host sends goes to the device. Every packet in both directions is kept, with
 //! its time, for a pcapng trace. The bridge reports when the device has joined (the
 //! root accepted a DAO for it).
+//!
+//! A relay ([`Bridge::relay`]) is the same bridge without the root: every packet goes
+//! across as it is, so a root elsewhere (hilt's RPL suite on the TUN interface) talks
+//! to the device itself. A [`Mutator`] may sit in the relay: a negative control then
+//! breaks the device's behaviour on the wire (what it sends, what it hears) the same
+//! way `hilt rpl node --mutate` breaks hilt's own node.
 
 use std::net::Ipv6Addr;
 use std::sync::{Arc, Mutex};
@@ -15,11 +21,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hilt_core::Instant;
 use hilt_wire::rpl::{
-    Datagram, Event, Mop, Node, NodeConfig, Payload, RootConfig, TYPE_RPL_CONTROL, with_iid,
+    Datagram, Event, FrameKind, LinkTarget, Mop, Node, NodeConfig, Payload, RootConfig,
+    TYPE_RPL_CONTROL, Transmit, with_iid,
 };
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken as CancelFlag;
 
+use crate::rpl::Mutator;
 use crate::serial::LineWriter;
 use crate::tun::Tun;
 
@@ -98,6 +106,35 @@ impl Bridge {
             writer,
             host,
             cfg,
+            state_tx,
+            Arc::clone(&capture),
+            stop.clone(),
+        ));
+        Bridge {
+            state,
+            capture,
+            stop,
+            task,
+        }
+    }
+
+    /// Relays `frames` (from the device) to `host` and back with no root in between,
+    /// `mutator` applied: the device's datagrams as it would send them, the host's as
+    /// it would hear them.
+    pub fn relay(
+        frames: mpsc::Receiver<Vec<u8>>,
+        writer: LineWriter,
+        host: HostSide,
+        mutator: Mutator,
+    ) -> Self {
+        let (state_tx, state) = watch::channel(BridgeState::default());
+        let capture = Arc::new(Mutex::new(Vec::new()));
+        let stop = CancelFlag::default();
+        let task = tokio::spawn(run_relay(
+            frames,
+            writer,
+            host,
+            mutator,
             state_tx,
             Arc::clone(&capture),
             stop.clone(),
@@ -266,6 +303,86 @@ async fn run(
                 if p.first().map(|b| b >> 4) == Some(6) {
                     state.send_modify(|s| s.to_device += 1);
                     to_device(&p);
+                }
+            }
+        }
+    }
+}
+
+fn destination(packet: &[u8]) -> Ipv6Addr {
+    let mut a = [0u8; 16];
+    if let Some(s) = packet.get(24..40) {
+        a.copy_from_slice(s);
+    }
+    Ipv6Addr::from(a)
+}
+
+async fn run_relay(
+    mut frames: mpsc::Receiver<Vec<u8>>,
+    writer: LineWriter,
+    host: HostSide,
+    mut mutator: Mutator,
+    state: watch::Sender<BridgeState>,
+    capture: Arc<Mutex<Vec<Captured>>>,
+    stop: CancelFlag,
+) {
+    let started = tokio::time::Instant::now();
+    let record = |p: &[u8]| lock(&capture).push((wall_us(), p.to_vec()));
+    let (tun, mut to_host, mut from_host) = match host {
+        HostSide::Tun(t) => (Some(t), None, None),
+        HostSide::Channels { to_host, from_host } => (None, Some(to_host), Some(from_host)),
+    };
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            f = frames.recv() => {
+                let Some(f) = f else { break };
+                state.send_modify(|s| s.from_device += 1);
+                if f.first().map(|b| b >> 4) != Some(6) || f.len() < IPV6_HEADER {
+                    state.send_modify(|s| s.not_ipv6 += 1);
+                    continue;
+                }
+                if is_rpl_control(&f) {
+                    state.send_modify(|s| s.rpl_from_device += 1);
+                }
+                let dst = destination(&f);
+                let to = if dst.is_multicast() {
+                    LinkTarget::Broadcast
+                } else {
+                    LinkTarget::Neighbor(dst)
+                };
+                let sent = mutator.outgoing(Transmit { to, kind: FrameKind::Data, bytes: f });
+                for t in sent.into_iter().chain(mutator.take_extra()) {
+                    record(&t.bytes);
+                    if let Some(tun) = tun.as_ref() {
+                        if let Err(e) = tun.send(&t.bytes).await {
+                            tracing::warn!("SLIP relay: to {}: {e}", tun.name());
+                        }
+                    } else if let Some(h) = to_host.as_mut() {
+                        let _ = h.send(t.bytes).await;
+                    }
+                }
+            }
+            p = host_recv(tun.as_ref(), from_host.as_mut(), &mut buf) => {
+                let Some(p) = p else { break };
+                if p.first().map(|b| b >> 4) != Some(6) || p.len() < IPV6_HEADER {
+                    continue;
+                }
+                let now = Instant::from_micros(started.elapsed().as_micros() as u64);
+                let rpl = is_rpl_control(&p);
+                let Some(p) = mutator.incoming(now, None, source(&p), p) else {
+                    continue;
+                };
+                state.send_modify(|s| {
+                    s.to_device += 1;
+                    if rpl {
+                        s.rpl_to_device += 1;
+                    }
+                });
+                record(&p);
+                if let Err(e) = writer.send_frame(&p) {
+                    tracing::warn!("SLIP relay: {e}");
                 }
             }
         }

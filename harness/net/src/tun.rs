@@ -33,6 +33,17 @@ impl Tun {
     /// Creates `name` (IFF_TUN, no packet information header), gives it `addr/prefix_len`
     /// and `mtu`, and brings it up.
     pub fn create(name: &str, addr: Ipv6Addr, prefix_len: u8, mtu: u32) -> io::Result<Self> {
+        Self::make(name, Some((addr, prefix_len)), mtu)
+    }
+
+    /// Creates `name` with no address at all and brings it up: a plain link whose
+    /// packets a packet socket hears and sends (the kernel's stack keeps out of it, as
+    /// it has neither a link-local address there nor routes).
+    pub fn create_unaddressed(name: &str, mtu: u32) -> io::Result<Self> {
+        Self::make(name, None, mtu)
+    }
+
+    fn make(name: &str, addr: Option<(Ipv6Addr, u8)>, mtu: u32) -> io::Result<Self> {
         if name.is_empty() || name.len() >= libc::IFNAMSIZ {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -56,23 +67,42 @@ impl Tun {
             name: name.to_owned(),
         };
         ip(&["link", "set", "dev", name, "mtu", &mtu.to_string()])?;
-        // No duplicate address detection on a point-to-point link: the address is
-        // usable at once instead of after a second of "tentative".
-        ip(&[
-            "-6",
-            "addr",
-            "add",
-            &format!("{addr}/{prefix_len}"),
-            "dev",
-            name,
-            "nodad",
-        ])?;
+        if let Some((addr, prefix_len)) = addr {
+            // No duplicate address detection on a point-to-point link: the address is
+            // usable at once instead of after a second of "tentative".
+            ip(&[
+                "-6",
+                "addr",
+                "add",
+                &format!("{addr}/{prefix_len}"),
+                "dev",
+                name,
+                "nodad",
+            ])?;
+        }
         ip(&["link", "set", "dev", name, "up"])?;
         Ok(tun)
     }
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Whether a packet socket (a test's link, a capture) is bound to this interface,
+    /// from the kernel's table of them (`/proc/net/packet`).
+    pub fn has_packet_listener(&self) -> bool {
+        let Ok(index) = std::fs::read_to_string(format!("/sys/class/net/{}/ifindex", self.name))
+        else {
+            return false;
+        };
+        let Ok(table) = std::fs::read_to_string("/proc/net/packet") else {
+            return false;
+        };
+        // Columns: sk RefCnt Type Proto Iface R Rmem User Inode.
+        table
+            .lines()
+            .skip(1)
+            .any(|l| l.split_whitespace().nth(4) == Some(index.trim()))
     }
 
     /// Reads one packet the kernel sent out of the interface.

@@ -14,6 +14,8 @@
 
 /* Option types (RFC 6550 §6.7). */
 #define OPT_PAD1 0u
+#define OPT_PADN 1u
+#define PADN_MAX_LEN 5u /* RFC 6550 §6.7.3: N - 2 octets of padding, N at most 7 */
 #define OPT_DODAG_CONFIG 4u
 #define OPT_TARGET 5u
 #define OPT_TRANSIT 6u
@@ -244,6 +246,9 @@ static int parse_dio(const uint8_t *b, size_t len, struct dio *d)
         }
         const uint8_t *o = b + i + 2;
         uint8_t olen = b[i + 1];
+        if (b[i] == OPT_PADN && olen > PADN_MAX_LEN) {
+            return 0;
+        }
         if (b[i] == OPT_DODAG_CONFIG) {
             if (olen != DODAG_CONFIG_LEN || get16(o + 6) == 0) {
                 return 0; /* wrong length, or MinHopRankIncrease 0 */
@@ -299,6 +304,13 @@ static void on_dio(const ipv6_addr *src, const uint8_t *body, size_t len)
     if (DIO_MOP(d.flags) != MOP_NON_STORING) {
         return; /* this leaf speaks Non-Storing mode only */
     }
+    /* ROOT_RANK is MinHopRankIncrease (RFC 6550 §8.2.2.2, §17): no member of a DODAG
+     * advertises less, so such a DIO is not followed. */
+    uint16_t mhri = d.have_config ? d.config.min_hop_rank_increase : DEFAULT_MIN_HOP_RANK_INCREASE;
+    if (d.rank < mhri) {
+        stats.drops++;
+        return;
+    }
     if (!status.joined) {
         if (d.rank == RPL_INFINITE_RANK) {
             return;
@@ -353,6 +365,9 @@ static int dis_selects_us(const uint8_t *b, size_t len)
             return -1;
         }
         const uint8_t *o = b + i + 2;
+        if (b[i] == OPT_PADN && b[i + 1] > PADN_MAX_LEN) {
+            return -1;
+        }
         if (b[i] == OPT_SOLICITED) {
             if (b[i + 1] != SOLICITED_LEN) {
                 return -1;

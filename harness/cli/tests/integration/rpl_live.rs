@@ -194,3 +194,39 @@ fn the_rpl_suite_needs_no_target_named() {
         .collect();
     assert_eq!(names, ["hilt-rpl-node", "hilt-rpl-root"]);
 }
+
+/// The RPL node catalogue against hilt's reference firmware on QEMU (target hilt-fw):
+/// each TD boots the firmware fresh behind a SLIP-TUN relay and the suite plays the
+/// root on the TUN interface. The TDs a leaf can answer pass with their traffic
+/// recorded, and under `--controls`, where the relay commits each TD's fault on the
+/// device's behalf, every one of them fails. Needs root, QEMU and the ARM toolchain.
+#[test]
+fn the_rpl_node_catalogue_passes_against_the_reference_firmware_and_its_controls_fail() {
+    if !hilt_net::tun::can_create() {
+        eprintln!("skipped: a TUN interface needs root and /dev/net/tun");
+        return;
+    }
+    if super::support::missing("qemu-system-arm") || super::support::missing("arm-none-eabi-gcc") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // The whole catalogue: the root's TDs and the router's skip at once by capability.
+    let out = dir.path().join("fw");
+    let run = super::support::run_suite("rpl", "hilt-fw", &out, &[]);
+    run.assert_conforms_or_listed("rpl");
+    let passed = run.count(hilt_core::Verdict::Pass);
+    assert!(
+        passed >= 5,
+        "only {passed} node TDs passed against the firmware:\n{}",
+        run.lines(|_| true).join("\n")
+    );
+    run.assert_every_result_has_a_pcap(&out);
+    let controls = dir.path().join("fw-controls");
+    let run = super::support::run_suite("rpl", "hilt-fw", &controls, &["--controls"]);
+    run.assert_every_control_fails("rpl");
+    assert_eq!(
+        run.count(hilt_core::Verdict::Fail),
+        passed,
+        "one control per TD"
+    );
+}

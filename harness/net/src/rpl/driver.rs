@@ -135,7 +135,7 @@ impl<L: Ipv6Link> Driver<L> {
                         continue;
                     }
                     let now = self.now();
-                    if let Some(bytes) = self.mutator.incoming(now, &mut self.node, heard.from, heard.bytes) {
+                    if let Some(bytes) = self.mutator.incoming(now, Some(&mut self.node), heard.from, heard.bytes) {
                         self.node.handle_input(now, heard.from, &bytes);
                     }
                 }

@@ -288,11 +288,13 @@ impl Mutator {
     }
 
     /// What the core hears of a datagram from `from`; `None` drops it. Some faults act
-    /// on the core directly (a root following a node's Version) or answer themselves.
+    /// on the core directly (a root following a node's Version) or answer themselves;
+    /// without a core (`node` is `None`: a device behind a bridge, whose own stack hears
+    /// the result) those few do nothing.
     pub fn incoming(
         &mut self,
         now: Instant,
-        node: &mut Node,
+        mut node: Option<&mut Node>,
         from: Ipv6Addr,
         mut bytes: Vec<u8>,
     ) -> Option<Vec<u8>> {
@@ -306,7 +308,7 @@ impl Mutator {
             refill_checksum(&mut bytes, at);
         }
         if let Some(at) = icmp_at {
-            self.raw_faults(node, from, &mut bytes, at)?;
+            self.raw_faults(node.as_deref(), from, &mut bytes, at)?;
         }
         let Ok(mut dg) = Datagram::parse(&bytes) else {
             return Some(bytes);
@@ -324,7 +326,10 @@ impl Mutator {
                     dis.options
                         .retain(|o| !matches!(o, RplOption::SolicitedInformation(_)));
                 }
-                if has(f, Fault::UnicastDisResetsTrickle) && !multicast {
+                if has(f, Fault::UnicastDisResetsTrickle)
+                    && !multicast
+                    && let Some(node) = node.as_deref_mut()
+                {
                     let mut copy = dg.clone();
                     copy.ipv6.dst_addr = ALL_RPL_NODES;
                     node.handle_input(now, from, &copy.to_bytes());
@@ -332,6 +337,7 @@ impl Mutator {
             }
             Payload::Rpl(RplMessage::Dio(dio)) => {
                 if has(f, Fault::FollowVersion)
+                    && let Some(node) = node.as_deref_mut()
                     && node.is_root()
                     && node.version().is_some_and(|v| {
                         hilt_wire::rpl::SequenceCounter(dio.version)
@@ -374,7 +380,7 @@ impl Mutator {
                 if has(f, Fault::AckAlways) {
                     dao.expect_ack = true;
                 }
-                let root = node.dodag_id();
+                let root = node.as_deref().and_then(Node::dodag_id);
                 for o in &mut dao.options {
                     if let RplOption::TransitInformation(t) = o {
                         if has(f, Fault::IgnoreNoPath) && t.path_lifetime == 0 {
@@ -406,7 +412,7 @@ impl Mutator {
     /// drops the datagram.
     fn raw_faults(
         &mut self,
-        node: &mut Node,
+        node: Option<&Node>,
         from: Ipv6Addr,
         bytes: &mut Vec<u8>,
         at: usize,
@@ -449,7 +455,11 @@ impl Mutator {
             let dst = addr(bytes, 24);
             *bytes = Datagram::control(src, dst, RplMessage::Dis(Dis::default())).to_bytes();
         }
-        if self.on(Fault::AckMalformed) && code == Code::Dao.to_u8() && bytes.len() >= at + 8 {
+        if self.on(Fault::AckMalformed)
+            && code == Code::Dao.to_u8()
+            && bytes.len() >= at + 8
+            && let Some(node) = node
+        {
             let d_flag = byte(bytes, at + 5) & 0x40 != 0;
             let ack = DaoAck {
                 instance_id: byte(bytes, at + 4),
