@@ -5,6 +5,7 @@ pub mod amqp091;
 pub mod amqp10;
 pub mod coap;
 pub mod coap_client;
+pub mod console;
 mod corpus;
 pub mod manifest;
 pub mod mqtt;
@@ -31,6 +32,7 @@ pub fn registry() -> Registry {
         patterns::suite(),
         rpl::suite(),
         amqp10::suite(),
+        console::suite(),
     ])
 }
 

@@ -68,6 +68,10 @@ const SOURCES: &[(&str, &str)] = &[
     ("spec/amqp-0-9-1.yaml", include_str!("spec/amqp-0-9-1.yaml")),
     ("spec/patterns.yaml", include_str!("spec/patterns.yaml")),
     ("spec/amqp-1.0.yaml", include_str!("spec/amqp-1.0.yaml")),
+    (
+        "spec/device-console.yaml",
+        include_str!("spec/device-console.yaml"),
+    ),
 ];
 
 /// All manifests. They are compiled in and checked by the tests, so a parse failure

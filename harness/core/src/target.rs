@@ -69,13 +69,37 @@ pub struct Launch {
     /// Already running somewhere: URLs per port name (`mqtt: mqtt://127.0.0.1:1883`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<BTreeMap<String, String>>,
+    /// A device on a rig, serving at its own address: see [`RigLaunch`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rig: Option<RigLaunch>,
 }
 
 impl Launch {
     /// No backend given: nothing to launch or reach.
     pub fn is_empty(&self) -> bool {
-        self.process.is_none() && self.container.is_none() && self.external.is_none()
+        self.process.is_none()
+            && self.container.is_none()
+            && self.external.is_none()
+            && self.rig.is_none()
     }
+}
+
+/// Firmware on a rig (`targets/rigs/NAME.yaml`) serving on its own address: hilt builds
+/// and boots the rig, attaches it to the host's network as the rig file says (over
+/// SLIP: a TUN interface with hilt's RPL root on the link), waits until the device has
+/// joined, and reaches the served ports at the device's global address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RigLaunch {
+    /// The rig: a file stem under `targets/rigs/`, or a path to a rig file.
+    pub name: String,
+    /// Port name → the port number the device serves it on.
+    #[serde(default)]
+    pub ports: BTreeMap<String, u16>,
+    /// Port names of UDP CoAP endpoints that must answer a CoAP ping before the device
+    /// counts as ready (after it joined).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ready_udp_coap: Vec<String>,
 }
 
 /// A client under test. hilt plays the server side (its own, or a reference server
@@ -220,12 +244,18 @@ pub struct Timing {
     /// this long for a reply that the protocol requires but puts no deadline on.
     #[serde(default = "default_response_ms")]
     pub response_ms: u64,
+    /// How many tests the target serves at once, at most, whatever the run's `jobs`:
+    /// a constrained device's tables (pending separate responses, block-wise
+    /// transfers, stored resources) hold a few exchanges, not a run's worth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel_tests: Option<usize>,
 }
 
 impl Default for Timing {
     fn default() -> Self {
         Timing {
             response_ms: default_response_ms(),
+            parallel_tests: None,
         }
     }
 }
@@ -262,7 +292,7 @@ impl TargetFile {
     pub fn check(&self) -> Result<(), String> {
         if self.launch.is_empty() && self.device.is_none() {
             return Err(
-                "launch: give at least one of process, container, external (or a `device` section)"
+                "launch: give at least one of process, container, external, rig (or a `device` section)"
                     .into(),
             );
         }
@@ -291,6 +321,21 @@ impl TargetFile {
             for r in &p.ready_udp_coap {
                 if !p.ports.contains(r) {
                     return Err(format!("launch.process.ready_udp_coap: unknown port `{r}`"));
+                }
+            }
+        }
+        if let Some(r) = &self.launch.rig {
+            for (proto, svc) in &self.serves {
+                if !r.ports.contains_key(&svc.port) {
+                    return Err(format!(
+                        "serves.{proto}.port `{}` is not among launch.rig.ports",
+                        svc.port
+                    ));
+                }
+            }
+            for p in &r.ready_udp_coap {
+                if !r.ports.contains_key(p) {
+                    return Err(format!("launch.rig.ready_udp_coap: unknown port `{p}`"));
                 }
             }
         }

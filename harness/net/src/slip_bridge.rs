@@ -187,6 +187,22 @@ impl Bridge {
     }
 }
 
+/// The destination of `packet` if it is a DAO-ACK accepting a DAO (status below 128,
+/// RFC 6550 §6.5) carried without extension headers, as the root sends them.
+fn accepting_dao_ack(packet: &[u8]) -> Option<Ipv6Addr> {
+    const CODE_DAO_ACK: u8 = 0x03;
+    if packet.get(6) != Some(&NEXT_HEADER_ICMPV6)
+        || packet.get(IPV6_HEADER) != Some(&TYPE_RPL_CONTROL)
+        || packet.get(IPV6_HEADER + 1) != Some(&CODE_DAO_ACK)
+    {
+        return None;
+    }
+    // Base: instance, D flag, sequence, status (after the 4-byte ICMPv6 header).
+    let status = *packet.get(IPV6_HEADER + 7)?;
+    let dst: [u8; 16] = packet.get(24..40)?.try_into().ok()?;
+    (status < 128).then(|| Ipv6Addr::from(dst))
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -253,9 +269,17 @@ async fn run(
     loop {
         // The root first: what it has to say goes out before anything new comes in.
         while let Some(t) = root.poll_transmit() {
+            // A device that rebooted joins again with a route the root already holds
+            // (no RouteAdded): the root accepting its DAO is what says it is back.
+            let accepted = accepting_dao_ack(&t.bytes);
             state.send_modify(|s| {
                 s.rpl_to_device += 1;
                 s.to_device += 1;
+                if let Some(device) = accepted
+                    && s.joined.is_some()
+                {
+                    s.joined = Some((device, started.elapsed()));
+                }
             });
             to_device(&t.bytes);
         }

@@ -42,6 +42,16 @@ pub(crate) async fn choose(
     };
     match opts.backend {
         Backend::External => external(),
+        Backend::Rig => {
+            target
+                .launch
+                .rig
+                .as_ref()
+                .ok_or(Kind::NotConfigured { backend: "rig" })?;
+            Err(Kind::Unsupported {
+                what: "a rig target is brought up before a backend is chosen".into(),
+            })
+        }
         Backend::Process => {
             let p = target
                 .launch
@@ -114,6 +124,7 @@ mod test {
                 profiles: BTreeMap::new(),
             }),
             external: external.then(|| [("mqtt".into(), "127.0.0.1:1".into())].into()),
+            rig: None,
         };
         t
     }

@@ -56,6 +56,8 @@ pub enum LaunchErrorKind {
         status: String,
         log_tail: String,
     },
+    #[error("bring up its rig: {detail}")]
+    Rig { detail: String },
     #[error("reach a container engine: {detail}")]
     ContainerEngineUnavailable { detail: String },
     #[error("use the container backend: {detail}")]

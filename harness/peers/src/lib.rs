@@ -27,6 +27,7 @@ mod ports;
 mod process;
 pub mod procfs;
 mod programs;
+mod rig;
 mod running;
 mod spawn;
 mod version;
@@ -55,6 +56,24 @@ pub async fn launch(target: &TargetFile, opts: &LaunchOptions) -> Result<Running
             what: format!("use its target file: {m}"),
         })
     })?;
+    if let Some(r) = &target.launch.rig
+        && opts.external.is_none()
+    {
+        let t = rig::launch(r, opts).await.map_err(err)?;
+        tracing::info!(
+            "{} ({}) ready on rig {} at {}",
+            target.name,
+            opts.instance,
+            r.name,
+            t.device
+        );
+        return Ok(Running {
+            target: target.clone(),
+            instance: opts.instance.clone(),
+            version: Some(t.banner.clone()),
+            inner: Inner::Rig(Box::new(t)),
+        });
+    }
     let program = |p: &str| process::find_program(p).map(|_| ());
     let chosen = choose::choose(target, opts, program, engine::engine_answers())
         .await

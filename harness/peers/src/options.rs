@@ -14,6 +14,8 @@ pub enum Backend {
     Process,
     Container,
     External,
+    /// Firmware on a rig, chosen by the target file's `launch.rig` alone.
+    Rig,
 }
 
 impl fmt::Display for Backend {
@@ -23,6 +25,7 @@ impl fmt::Display for Backend {
             Backend::Process => "process",
             Backend::Container => "container",
             Backend::External => "external",
+            Backend::Rig => "rig",
         })
     }
 }

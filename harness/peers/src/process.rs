@@ -692,8 +692,13 @@ async fn wait_ready(
 /// whether a Reset with the same Message ID came back within `wait`. The four bytes are
 /// written here rather than through hilt-wire, which this crate does not depend on:
 /// version 1, type CON, token length 0, code 0.00, then the Message ID.
-async fn coap_ping(addr: SocketAddr, wait: Duration) -> bool {
-    let Ok(sock) = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await else {
+pub(crate) async fn coap_ping(addr: SocketAddr, wait: Duration) -> bool {
+    let local: std::net::IpAddr = if addr.is_ipv6() {
+        std::net::Ipv6Addr::UNSPECIFIED.into()
+    } else {
+        Ipv4Addr::LOCALHOST.into()
+    };
+    let Ok(sock) = tokio::net::UdpSocket::bind((local, 0)).await else {
         return false;
     };
     if sock.connect(addr).await.is_err() {

@@ -12,6 +12,7 @@ use crate::error::{LaunchError, LaunchErrorKind as Kind};
 use crate::external::ExternalTarget;
 use crate::options::Backend;
 use crate::process::ProcessTarget;
+use crate::rig::RigTarget;
 
 #[derive(Debug)]
 pub(crate) enum Inner {
@@ -19,6 +20,7 @@ pub(crate) enum Inner {
     #[cfg(feature = "container")]
     Container(Box<ContainerTarget>),
     External(ExternalTarget),
+    Rig(Box<RigTarget>),
 }
 
 /// A target hilt launched (or reached). Dropping it kills what hilt started; call
@@ -39,6 +41,7 @@ impl Running {
             #[cfg(feature = "container")]
             Inner::Container(_) => Backend::Container,
             Inner::External(_) => Backend::External,
+            Inner::Rig(_) => Backend::Rig,
         }
     }
 
@@ -53,6 +56,7 @@ impl Running {
             #[cfg(feature = "container")]
             Inner::Container(c) => c.ports.get(port_name).copied(),
             Inner::External(e) => e.ports.get(port_name).copied(),
+            Inner::Rig(r) => r.ports.get(port_name).copied(),
         }
     }
 
@@ -90,6 +94,10 @@ impl Running {
                 info.logs = vec![c.log_rel.clone()];
             }
             Inner::External(_) => {}
+            Inner::Rig(r) => {
+                info.ready_ms = Some(r.ready_ms);
+                info.logs = r.logs();
+            }
         }
         info
     }
@@ -116,6 +124,9 @@ impl Running {
             Inner::External(_) => Err(Kind::Unsupported {
                 what: "an external target cannot be killed by hilt".into(),
             }),
+            Inner::Rig(_) => Err(Kind::Unsupported {
+                what: "a device on a rig is reset from its console, not killed".into(),
+            }),
         };
         r.map_err(|k| self.err("kill", k))
     }
@@ -136,6 +147,9 @@ impl Running {
             Inner::Container(c) => c.restart().await,
             Inner::External(_) => Err(Kind::Unsupported {
                 what: "an external target cannot be restarted by hilt".into(),
+            }),
+            Inner::Rig(_) => Err(Kind::Unsupported {
+                what: "a device on a rig is reset from its console, not restarted".into(),
             }),
         };
         r.map_err(|k| self.err("restart", k))
@@ -161,6 +175,9 @@ impl Running {
             Inner::External(_) => Err(Kind::Unsupported {
                 what: "an external target cannot be paused by hilt".into(),
             }),
+            Inner::Rig(_) => Err(Kind::Unsupported {
+                what: "a device on a rig cannot be paused by hilt yet".into(),
+            }),
         };
         r.map_err(|k| self.err(action, k))
     }
@@ -172,7 +189,7 @@ impl Running {
             Inner::Process(p) => p.is_alive(),
             #[cfg(feature = "container")]
             Inner::Container(c) => c.alive,
-            Inner::External(_) => true,
+            Inner::External(_) | Inner::Rig(_) => true,
         }
     }
 
@@ -184,7 +201,52 @@ impl Running {
             #[cfg(feature = "container")]
             Inner::Container(c) => c.stop().await,
             Inner::External(_) => {}
+            Inner::Rig(r) => r.stop().await,
         }
         self.info()
+    }
+
+    /// A reader of the console lines of a device on a rig (from now on); `None` for
+    /// other targets.
+    pub fn console(&self) -> Option<hilt_net::serial::Console> {
+        match &self.inner {
+            Inner::Rig(r) => Some(r.console()),
+            _ => None,
+        }
+    }
+
+    /// For a device on a rig: every console line it printed since its line was opened
+    /// (the boot banner first); `None` for other targets.
+    pub fn console_transcript(&self) -> Option<Vec<String>> {
+        match &self.inner {
+            Inner::Rig(r) => Some(r.transcript()),
+            _ => None,
+        }
+    }
+
+    /// For a device on a rig: the packets that crossed its link from `since_us` (µs
+    /// since the Unix epoch) on, each with whether the device sent it.
+    pub fn link_packets(&self, since_us: u64) -> Vec<(u64, bool, Vec<u8>)> {
+        match &self.inner {
+            Inner::Rig(r) => r.link_packets(since_us),
+            _ => Vec::new(),
+        }
+    }
+
+    /// For a device on a rig: when it last joined hilt's DODAG (since its link came up).
+    pub fn joined_at(&self) -> Option<std::time::Duration> {
+        match &self.inner {
+            Inner::Rig(r) => r.bridge_state().joined.map(|(_, at)| at),
+            _ => None,
+        }
+    }
+
+    /// For a device on a rig: waits (up to the rig's join timeout) until it joins again
+    /// after `after` (a reset), and says when; `None` if it did not.
+    pub async fn rejoined(&mut self, after: std::time::Duration) -> Option<std::time::Duration> {
+        match &mut self.inner {
+            Inner::Rig(r) => r.rejoined(after).await.map(|(_, at)| at),
+            _ => None,
+        }
     }
 }

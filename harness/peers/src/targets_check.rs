@@ -29,6 +29,10 @@ const KNOWN_CAPABILITIES: &[&str] = &[
 fn target_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
         let p = e.path();
+        // Rig files (their own schema, checked in hilt-rigs) and firmware sources.
+        if p.ends_with("rigs") || p.ends_with("firmware") {
+            continue;
+        }
         if p.is_dir() {
             target_files(&p, out);
         } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use hilt_core::target::Device;
 use hilt_core::{CapabilitySet, SpecRef};
 use hilt_net::interposer::Rule;
+use hilt_net::serial::Console;
 use hilt_net::{RecordedTcp, RecordedUdp, Recorder};
 use hilt_peers::{CommandRun, Running};
 use tokio::sync::Mutex;
@@ -242,6 +243,65 @@ impl Ctx {
     /// own way (inside a network namespace, say).
     pub fn device(&self) -> Option<&Device> {
         self.inner.device.as_ref()
+    }
+
+    /// The console of a device on a rig: a reader of its lines from now on, and every
+    /// line it printed before (its boot banner first). A target that is no device on a
+    /// rig skips the test.
+    pub async fn rig_console(&self) -> Result<(Console, Vec<String>), Failure> {
+        let guard = self.inner.target.lock().await;
+        let running = guard
+            .as_ref()
+            .ok_or_else(|| Failure::error("the target is not running"))?;
+        match (running.console(), running.console_transcript()) {
+            (Some(c), Some(t)) => Ok((c, t)),
+            _ => Err(Failure::skip(format!(
+                "target `{}` is not a device on a rig: it has no console",
+                self.inner.target_name
+            ))),
+        }
+    }
+
+    /// Records the packets that crossed the link of a device on a rig from `since_us`
+    /// (µs since the Unix epoch) on into this test's trace, as one IPv6 link: the
+    /// evidence of a test that drives the device through its console.
+    pub async fn record_rig_link(&self, since_us: u64) {
+        let packets = match self.inner.target.lock().await.as_ref() {
+            Some(r) => r.link_packets(since_us),
+            None => return,
+        };
+        let rec = &self.inner.recorder;
+        let link = rec.open_ipv6_link(&format!("SLIP link of {}", self.inner.target_name));
+        let wall_now = crate::run::now().0;
+        let mono_now = std::time::Instant::now();
+        for (t, from_device, bytes) in packets {
+            let at = mono_now
+                .checked_sub(Duration::from_micros(wall_now.saturating_sub(t)))
+                .unwrap_or(mono_now);
+            let dir = if from_device {
+                hilt_core::Direction::Received
+            } else {
+                hilt_core::Direction::Sent
+            };
+            rec.record_at(link, dir, &bytes, at);
+        }
+    }
+
+    /// When the device on a rig last joined hilt's DODAG (since its link came up).
+    pub async fn rig_joined_at(&self) -> Option<Duration> {
+        self.inner.target.lock().await.as_ref()?.joined_at()
+    }
+
+    /// Waits, up to the rig's join timeout, until the device on a rig joins hilt's
+    /// DODAG again after `after` (it was reset); says when. Only exclusive tests may
+    /// reset a device, since others would lose it meanwhile.
+    pub async fn rig_rejoined(&self, after: Duration) -> Result<Option<Duration>, Failure> {
+        self.require_exclusive("reset")?;
+        let mut guard = self.inner.target.lock().await;
+        let running = guard
+            .as_mut()
+            .ok_or_else(|| Failure::error("the target is not running"))?;
+        Ok(running.rejoined(after).await)
     }
 
     /// Fails with `rule` unless `cond` holds.

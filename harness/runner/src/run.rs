@@ -191,12 +191,13 @@ async fn run_target(
             endpoints.insert(proto.clone(), addr);
         }
     }
+    let jobs = target_jobs(&target, &cfg);
     let shared = Arc::new(TargetState {
         file: target,
         endpoints,
         running: Arc::new(Mutex::new(Some(running))),
         exclusivity: RwLock::new(()),
-        jobs: Semaphore::new(cfg.jobs.max(1)),
+        jobs: Semaphore::new(jobs),
     });
     let results = run_cases(&shared, &tests, &cfg, &sink).await;
     let running = shared.running.lock().await.take();
@@ -233,12 +234,13 @@ async fn run_device(
         info: info.clone(),
         at: now(),
     });
+    let jobs = target_jobs(&target, &cfg);
     let shared = Arc::new(TargetState {
         file: target,
         endpoints: BTreeMap::new(),
         running: Arc::new(Mutex::new(None)),
         exclusivity: RwLock::new(()),
-        jobs: Semaphore::new(cfg.jobs.max(1)),
+        jobs: Semaphore::new(jobs),
     });
     let results = run_cases(&shared, &tests, &cfg, &sink).await;
     sink(&Event::TargetStopped {
@@ -246,6 +248,16 @@ async fn run_device(
         at: now(),
     });
     (info, results)
+}
+
+/// How many tests run at once against `target`: the run's jobs, capped by what the
+/// target's file says it can serve.
+fn target_jobs(target: &TargetFile, cfg: &RunConfig) -> usize {
+    let jobs = cfg.jobs.max(1);
+    target
+        .timing
+        .parallel_tests
+        .map_or(jobs, |p| jobs.min(p.max(1)))
 }
 
 /// Runs every test against one target, concurrently as its jobs allow; results in

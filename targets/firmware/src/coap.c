@@ -51,7 +51,7 @@ struct reliable_entry {
 };
 
 /* Requests whose response comes later (§5.2.2). */
-#define SEPARATE_ENTRIES 2u
+#define SEPARATE_ENTRIES 4u
 struct separate_entry {
     int in_use;
     struct endpoint ep;

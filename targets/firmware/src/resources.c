@@ -10,7 +10,7 @@
 
 #define STORED_ENTRIES 16u
 #define SMALL_BODY 256u
-#define LARGE_BODIES 2u
+#define LARGE_BODIES 4u
 #define LARGE_BODY COAP_REPR_MAX
 
 struct stored {

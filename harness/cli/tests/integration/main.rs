@@ -11,6 +11,7 @@ mod coap;
 mod coap_client;
 mod coap_codec;
 mod faults;
+mod hil;
 mod mqtt_brokers;
 mod mqtt_client;
 mod patterns;
