@@ -191,8 +191,10 @@ mod test {
         // Wall and monotonic clocks are read a few nanoseconds apart in the conversion.
         let slack = Duration::from_millis(5);
         assert!(at + slack >= before, "stamped before it was sent");
+        // Half the delay: on a loaded machine loopback delivery itself may lag the send
+        // by milliseconds, while a stamp taken at the read would be microseconds old.
         assert!(
-            read - at >= late,
+            read - at >= late / 2,
             "stamped {:?} before the read: the time of the read, not of arrival",
             read - at
         );
