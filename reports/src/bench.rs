@@ -83,7 +83,7 @@ pub fn summary_table(results: &BenchResults) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<12} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7} {:>7} {:>7}  flags",
+        "{:<12} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7} {:>6} {:>7} {:>7}  flags",
         "target",
         "rate/pub",
         "achieved",
@@ -94,6 +94,7 @@ pub fn summary_table(results: &BenchResults) -> String {
         "max corr",
         "max raw",
         "lost",
+        "retx",
         "cliCPU",
         "brkCPU"
     );
@@ -117,7 +118,7 @@ pub fn summary_table(results: &BenchResults) -> String {
             }
             let _ = writeln!(
                 out,
-                "{:<12} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7} {:>6.0}% {:>7}  {}",
+                "{:<12} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7} {:>6} {:>6.0}% {:>7}  {}",
                 t.target.name,
                 rate_label(r),
                 fmt_rate(r.achieved_rate),
@@ -128,6 +129,7 @@ pub fn summary_table(results: &BenchResults) -> String {
                 fmt_us(r.latency_corrected.max),
                 fmt_us(r.latency_raw.max),
                 r.counts.lost,
+                retransmissions(r),
                 r.client.cpu_percent,
                 r.broker
                     .cpu_percent
@@ -138,6 +140,14 @@ pub fn summary_table(results: &BenchResults) -> String {
         }
     }
     out
+}
+
+/// Retransmissions the client made, or `-` for a protocol that makes none.
+fn retransmissions(r: &RateRun) -> String {
+    r.counts
+        .retransmissions
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| "-".into())
 }
 
 /// A run's rate: `2500`, or `max 12000` for the result of a search.
@@ -179,6 +189,7 @@ struct RowView {
     lost: u64,
     duplicates: u64,
     reordered: u64,
+    retransmissions: String,
     /// Streams (publisher × delivery group) with loss / duplicates / reordering, of all.
     flows: String,
     client_cpu: String,
@@ -255,6 +266,7 @@ fn row(r: &RateRun) -> RowView {
         lost: r.counts.lost,
         duplicates: r.counts.duplicates,
         reordered: r.counts.reordered,
+        retransmissions: retransmissions(r),
         flows: format!(
             "{} / {} / {} of {}",
             r.counts.flows_with_loss,

@@ -33,7 +33,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::header::{self, HEADER_LEN, Header};
-use crate::protocol::{AckReader, OpenedPublisher, Protocol, Receiver, Template};
+use crate::protocol::{AckReader, Conn, OpenedPublisher, Protocol, Receiver, Template};
 use crate::workload::{AckMode, Topology, Workload};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -95,7 +95,7 @@ impl Amqp091 {
         addr: SocketAddr,
         queue: String,
         keys: Vec<String>,
-    ) -> Result<(TcpStream, Delivery), String> {
+    ) -> Result<(Conn, Delivery), String> {
         let fut = async {
             let (mut stream, mut c) = open(addr).await?;
             let declare = Method::new(MethodId::QUEUE_DECLARE)
@@ -118,7 +118,7 @@ impl Amqp091 {
                 .with("queue", queue.as_str())
                 .with("no-ack", self.ack == AckMode::Auto);
             call(&mut stream, &mut c, consume, MethodId::BASIC_CONSUME_OK).await?;
-            Ok((stream, Delivery::new(self.ack)))
+            Ok((stream.into(), Delivery::new(self.ack)))
         };
         tokio::time::timeout(HANDSHAKE_TIMEOUT, fut)
             .await
@@ -139,20 +139,12 @@ impl Protocol for Amqp091 {
         self.confirm
     }
 
-    async fn open_subscriber(
-        &self,
-        addr: SocketAddr,
-        s: u32,
-    ) -> Result<(TcpStream, Delivery), String> {
+    async fn open_subscriber(&self, addr: SocketAddr, s: u32) -> Result<(Conn, Delivery), String> {
         let (queue, keys) = self.queue(s);
         self.consume(addr, queue, keys).await
     }
 
-    async fn open_responder(
-        &self,
-        addr: SocketAddr,
-        r: u32,
-    ) -> Result<(TcpStream, Delivery), String> {
+    async fn open_responder(&self, addr: SocketAddr, r: u32) -> Result<(Conn, Delivery), String> {
         self.consume(addr, self.route(r).1, Vec::new()).await
     }
 
@@ -173,7 +165,7 @@ impl Protocol for Amqp091 {
                 .await?;
             }
             Ok(OpenedPublisher {
-                stream,
+                stream: stream.into(),
                 in_flight: None,
                 acks: Confirms::default(),
             })

@@ -326,7 +326,7 @@ pub async fn generate(
         sent_ns: 0,
     };
     let ctx = PubCtx {
-        stream,
+        stream: crate::publish::PubConn::Stream(stream),
         acked: false,
         in_flight: None,
         acks: crate::protocol::NoAcks,

@@ -26,10 +26,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::cpu;
 use crate::header::Header;
 use crate::hist::{self, Hist};
-use crate::protocol::{Protocol, Receiver, Template};
-use crate::publish::{PubCtx, PubShared};
+use crate::protocol::{Conn, Protocol, Receiver, Template};
+use crate::publish::{PubConn, PubCtx, PubShared};
 use crate::schedule::Schedule;
-use crate::seq::SeqTracker;
+use crate::seq::{Arrival, SeqTracker};
 use crate::workload::{Hears, Workload};
 
 /// Above this send-delay p99 (with publishers not blocked by the target) the generator
@@ -129,7 +129,10 @@ struct SubShared {
     corrected: Hist,
     raw: Hist,
     received: u64,
+    /// Of those, the first arrival of each message (duplicates not counted).
+    distinct: u64,
     window_received: u64,
+    retransmissions: u64,
 }
 
 impl SubShared {
@@ -138,7 +141,9 @@ impl SubShared {
             corrected: hist::new_hist(),
             raw: hist::new_hist(),
             received: 0,
+            distinct: 0,
             window_received: 0,
+            retransmissions: 0,
         }))
     }
 }
@@ -228,6 +233,7 @@ pub async fn run_rate(
             )
             .await
         }
+        "coap" => run_with(crate::coap::Coap::new(w, run), run, cfg, target, progress).await,
         other => Err(format!("no benchmark driver for protocol `{other}`")),
     }
 }
@@ -256,7 +262,12 @@ async fn run_with<P: Protocol>(
         subs.push(proto.open_subscriber(cfg.addr, s).await?);
     }
     let mut responders = Vec::new();
-    for r in 0..topo.responders() {
+    let responder_count = if proto.target_responds() {
+        0
+    } else {
+        topo.responders()
+    };
+    for r in 0..responder_count {
         ramp.next().await;
         responders.push(proto.open_responder(cfg.addr, r).await?);
     }
@@ -264,9 +275,7 @@ async fn run_with<P: Protocol>(
     for p in 0..topo.publishers() {
         ramp.next().await;
         let o = proto.open_publisher(cfg.addr, p).await?;
-        let std = o.stream.into_std().map_err(|e| e.to_string())?;
-        std.set_nonblocking(false).map_err(|e| e.to_string())?;
-        pubs.push((std, o.in_flight, o.acks));
+        pubs.push((PubConn::blocking(o.stream)?, o.in_flight, o.acks));
     }
 
     // Time to start every task and thread before the first message is due.
@@ -496,7 +505,9 @@ async fn run_with<P: Protocol>(
                 .enumerate()
                 .map(|(p, n)| n * u64::from(topo.fan(p as u32)))
                 .sum();
-            let received: u64 = sub_shared.iter().map(|s| lock(s).received).sum();
+            // Duplicates (a retransmitted request answered twice) do not make up for
+            // what is still on its way.
+            let received: u64 = sub_shared.iter().map(|s| lock(s).distinct).sum();
             let (since, seen) = *drain_since.get_or_insert((Instant::now(), received));
             let idle = if received > seen {
                 drain_since = Some((Instant::now(), received));
@@ -611,6 +622,9 @@ async fn run_with<P: Protocol>(
     }
     let window_published: u64 = pub_shared.iter().map(|p| lock(p).window_published).sum();
     let window_received: u64 = sub_shared.iter().map(|s| lock(s).window_received).sum();
+    counts.retransmissions = proto
+        .retransmits()
+        .then(|| sub_shared.iter().map(|s| lock(s).retransmissions).sum());
     let write_blocked: Duration = pub_shared.iter().map(|p| lock(p).write_blocked).sum();
 
     let cores = cpu::cores();
@@ -735,7 +749,7 @@ impl Totals {
 }
 
 struct SubCtx<R, T> {
-    stream: tokio::net::TcpStream,
+    stream: Conn,
     receiver: R,
     goodbye: Vec<u8>,
     run: u32,
@@ -778,11 +792,25 @@ async fn subscriber<R: Receiver, T: Template>(mut c: SubCtx<R, T>) -> SubResult 
     let mut echoed = 0u64;
     while !c.stop.load(Ordering::Relaxed) {
         // Wake now and then to notice the end of the run.
-        let read =
-            tokio::time::timeout(Duration::from_millis(50), c.stream.read(&mut buf[filled..]))
-                .await;
+        let read = tokio::time::timeout(Duration::from_millis(50), async {
+            match &mut c.stream {
+                Conn::Stream(s) => s.read(&mut buf[filled..]).await,
+                Conn::Datagram { socket, .. } => socket.recv(&mut buf[filled..]).await,
+            }
+        })
+        .await;
         let n = match read {
-            Err(_) => continue,
+            Err(_) => {
+                c.receiver.tick(c.clock.now_ns(), &mut out);
+                if !out.is_empty() {
+                    if let Err(e) = conn_write(&mut c.stream, &out).await {
+                        c.errors.push(format!("subscriber write: {e}"));
+                        break;
+                    }
+                    out.clear();
+                }
+                continue;
+            }
             Ok(Ok(0)) => {
                 c.errors.push(format!(
                     "subscriber {}'s connection was closed by the target",
@@ -808,7 +836,7 @@ async fn subscriber<R: Receiver, T: Template>(mut c: SubCtx<R, T>) -> SubResult 
                         let payload = &buf[at + payload.start..at + payload.end];
                         at += len;
                         sh.received += 1;
-                        let mine = Header::read(payload).and_then(|h| {
+                        let mine = c.receiver.header(payload).and_then(|h| {
                             let slot = c.hears.slot(u32::from(h.publisher))?;
                             (h.run == c.run as u16).then_some((h, slot))
                         });
@@ -816,7 +844,9 @@ async fn subscriber<R: Receiver, T: Template>(mut c: SubCtx<R, T>) -> SubResult 
                             foreign += 1;
                             continue;
                         };
-                        streams[slot].record(u64::from(h.seq));
+                        if streams[slot].record(u64::from(h.seq)) != Arrival::Duplicate {
+                            sh.distinct += 1;
+                        }
                         if let Some(echo) = &c.echo {
                             echo.append(&mut out, echoed, h.seq, h.sent_ns);
                             echoed += 1;
@@ -827,7 +857,8 @@ async fn subscriber<R: Receiver, T: Template>(mut c: SubCtx<R, T>) -> SubResult 
                         let intended = c.schedule.intended(u64::from(h.seq));
                         if intended >= c.phases.measure {
                             sh.corrected.saturating_record(now.saturating_sub(intended));
-                            sh.raw.saturating_record(now.saturating_sub(h.sent_ns));
+                            let sent = c.receiver.sent_ns(&h, intended);
+                            sh.raw.saturating_record(now.saturating_sub(sent));
                         }
                     }
                     Ok(Decoded::Done(None, len)) => at += len,
@@ -847,10 +878,16 @@ async fn subscriber<R: Receiver, T: Template>(mut c: SubCtx<R, T>) -> SubResult 
             }
         }
         c.receiver.flush(&mut out);
+        c.receiver.tick(now, &mut out);
+        lock(&c.shared).retransmissions = c.receiver.retransmissions();
         buf.copy_within(at..filled, 0);
         filled -= at;
+        if matches!(c.stream, Conn::Datagram { .. }) {
+            // A datagram is read whole or not at all.
+            filled = 0;
+        }
         if !out.is_empty() {
-            if let Err(e) = c.stream.write_all(&out).await {
+            if let Err(e) = conn_write(&mut c.stream, &out).await {
                 c.errors.push(format!("subscriber write: {e}"));
                 break;
             }
@@ -860,8 +897,31 @@ async fn subscriber<R: Receiver, T: Template>(mut c: SubCtx<R, T>) -> SubResult 
             break;
         }
     }
-    let _ = c.stream.write_all(&c.goodbye).await;
+    lock(&c.shared).retransmissions = c.receiver.retransmissions();
+    let _ = conn_write(&mut c.stream, &c.goodbye).await;
     SubResult { streams, foreign }
+}
+
+/// Writes `out` whole: to a stream as it is, to a datagram socket as its datagrams.
+async fn conn_write(conn: &mut Conn, out: &[u8]) -> std::io::Result<()> {
+    match conn {
+        Conn::Stream(s) => s.write_all(out).await,
+        Conn::Datagram { socket, frame: 0 } => {
+            let mut rest = out;
+            while let [a, b, tail @ ..] = rest {
+                let len = usize::from(u16::from_be_bytes([*a, *b])).min(tail.len());
+                socket.send(&tail[..len]).await?;
+                rest = &tail[len..];
+            }
+            Ok(())
+        }
+        Conn::Datagram { socket, frame } => {
+            for d in out.chunks(*frame) {
+                socket.send(d).await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// For tests: a target that cannot be paused and uses nothing.

@@ -10,6 +10,7 @@
 //! [`hilt_core::bench`].
 
 pub mod amqp;
+pub mod coap;
 pub mod cpu;
 pub mod efficiency;
 pub mod engine;

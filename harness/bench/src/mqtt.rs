@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::header::Header;
-use crate::protocol::{AckReader, OpenedPublisher, Protocol, Receiver};
+use crate::protocol::{AckReader, Conn, OpenedPublisher, Protocol, Receiver};
 use crate::publish::PublishTemplate;
 use crate::workload::{Topology, Workload};
 
@@ -199,17 +199,17 @@ impl Protocol for Mqtt {
         &self,
         addr: SocketAddr,
         s: u32,
-    ) -> Result<(TcpStream, MqttReceiver), String> {
+    ) -> Result<(Conn, MqttReceiver), String> {
         let mut o = connect(addr, self.version, &self.client_id('s', s)).await?;
         subscribe(&mut o.stream, self.version, &self.filters(s), self.qos).await?;
-        Ok((o.stream, self.receiver()))
+        Ok((o.stream.into(), self.receiver()))
     }
 
     async fn open_responder(
         &self,
         addr: SocketAddr,
         r: u32,
-    ) -> Result<(TcpStream, MqttReceiver), String> {
+    ) -> Result<(Conn, MqttReceiver), String> {
         let mut o = connect(addr, self.version, &self.client_id('r', r)).await?;
         subscribe(
             &mut o.stream,
@@ -218,7 +218,7 @@ impl Protocol for Mqtt {
             self.qos,
         )
         .await?;
-        Ok((o.stream, self.receiver()))
+        Ok((o.stream.into(), self.receiver()))
     }
 
     async fn open_publisher(
@@ -228,7 +228,7 @@ impl Protocol for Mqtt {
     ) -> Result<OpenedPublisher<MqttAcks>, String> {
         let o = connect(addr, self.version, &self.client_id('p', p)).await?;
         Ok(OpenedPublisher {
-            stream: o.stream,
+            stream: o.stream.into(),
             in_flight: o.receive_maximum.map(u64::from),
             acks: MqttAcks {
                 version: self.version,

@@ -6,15 +6,16 @@
 //! subscribers, the collector, pauses and drains. A protocol only says how to open
 //! connections that publish and receive, how one message looks on the wire, and how to
 //! find the benchmark payload (and what is owed for it) in what arrives. MQTT
-//! ([`crate::mqtt`]), STOMP ([`crate::stomp`]) and AMQP 0-9-1 ([`crate::amqp`]) each
-//! implement [`Protocol`] once; nothing of the engine is repeated per protocol.
+//! ([`crate::mqtt`]), STOMP ([`crate::stomp`]), AMQP 0-9-1 ([`crate::amqp`]) and CoAP
+//! ([`crate::coap`]) each implement [`Protocol`] once; nothing of the engine is repeated
+//! per protocol. A connection is a TCP stream or a connected UDP socket ([`Conn`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::ops::Range;
 
 use hilt_wire::Decoded;
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UdpSocket};
 
 use crate::header::Header;
 
@@ -39,14 +40,26 @@ pub trait Protocol: Send + Sync + Sized + 'static {
         &self,
         addr: SocketAddr,
         s: u32,
-    ) -> impl Future<Output = Result<(TcpStream, Self::Receiver), String>> + Send;
+    ) -> impl Future<Output = Result<(Conn, Self::Receiver), String>> + Send;
+
+    /// Whether the target itself answers each request of request-response (a CoAP
+    /// server): the engine then opens no responders.
+    fn target_responds(&self) -> bool {
+        false
+    }
+
+    /// Whether the protocol retransmits on its own ([`Receiver::tick`]): the results
+    /// then count retransmissions.
+    fn retransmits(&self) -> bool {
+        false
+    }
 
     /// Opens responder `r` of request-response: receiving publisher `r`'s requests.
     fn open_responder(
         &self,
         addr: SocketAddr,
         r: u32,
-    ) -> impl Future<Output = Result<(TcpStream, Self::Receiver), String>> + Send;
+    ) -> impl Future<Output = Result<(Conn, Self::Receiver), String>> + Send;
 
     /// Opens publisher `p`, ready to send.
     fn open_publisher(
@@ -68,10 +81,30 @@ pub trait Protocol: Send + Sync + Sized + 'static {
 /// A publisher's connection and how its acknowledgements are read.
 #[derive(Debug)]
 pub struct OpenedPublisher<A> {
-    pub stream: TcpStream,
+    pub stream: Conn,
     /// The most unacknowledged messages the target allows, when it says.
     pub in_flight: Option<u64>,
     pub acks: A,
+}
+
+/// A connection: a byte stream, or a connected datagram socket.
+#[derive(Debug)]
+pub enum Conn {
+    Stream(TcpStream),
+    /// What is written to it goes out as consecutive datagrams of `frame` bytes each
+    /// (a publisher's messages have one size), or, with `frame` 0, as datagrams each
+    /// preceded in what is written by its length (2 bytes, big-endian). Each datagram
+    /// read is handed to the [`Receiver`] alone.
+    Datagram {
+        socket: UdpSocket,
+        frame: usize,
+    },
+}
+
+impl From<TcpStream> for Conn {
+    fn from(s: TcpStream) -> Conn {
+        Conn::Stream(s)
+    }
 }
 
 /// One message encoded once; each message sent is a copy with its sequence number, send
@@ -109,6 +142,27 @@ pub trait Receiver: Send + 'static {
     /// Called once everything read so far has been handled: appends what is owed for it
     /// all at once (a cumulative acknowledgement).
     fn flush(&mut self, _out: &mut Vec<u8>) {}
+
+    /// The benchmark header the message found by [`Receiver::read`] carries, from the
+    /// bytes of its range: by default the payload's header.
+    fn header(&self, found: &[u8]) -> Option<Header> {
+        Header::read(found)
+    }
+
+    /// The send time of a message intended at `intended` (ns since the run's origin),
+    /// from what its header says: by default the header's whole stamp.
+    fn sent_ns(&self, h: &Header, _intended: u64) -> u64 {
+        h.sent_ns
+    }
+
+    /// Called whenever the connection wakes (at least every 50 ms), with the run's clock:
+    /// appends what the protocol sends on its own timers (retransmissions).
+    fn tick(&mut self, _now_ns: u64, _out: &mut Vec<u8>) {}
+
+    /// Messages sent again by [`Receiver::tick`] so far.
+    fn retransmissions(&self) -> u64 {
+        0
+    }
 }
 
 /// What a publisher makes of the bytes the target sends back to it.

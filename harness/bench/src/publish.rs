@@ -149,8 +149,68 @@ impl PubShared {
     }
 }
 
+/// A publisher's connection, blocking: the hot path runs on an OS thread.
+#[derive(Debug)]
+pub(crate) enum PubConn {
+    Stream(TcpStream),
+    /// Written as datagrams of `frame` bytes each ([`crate::protocol::Conn::Datagram`]).
+    Datagram {
+        socket: std::net::UdpSocket,
+        frame: usize,
+    },
+}
+
+impl PubConn {
+    pub fn blocking(c: crate::protocol::Conn) -> Result<PubConn, String> {
+        let e = |e: std::io::Error| e.to_string();
+        Ok(match c {
+            crate::protocol::Conn::Stream(s) => {
+                let s = s.into_std().map_err(e)?;
+                s.set_nonblocking(false).map_err(e)?;
+                PubConn::Stream(s)
+            }
+            // Left non-blocking: a datagram socket shares its file description (and so
+            // its blocking mode) with the reader that receives on it.
+            crate::protocol::Conn::Datagram { socket, frame } => PubConn::Datagram {
+                socket: socket.into_std().map_err(e)?,
+                frame,
+            },
+        })
+    }
+
+    fn try_clone(&self) -> Option<TcpStream> {
+        match self {
+            PubConn::Stream(s) => s.try_clone().ok(),
+            PubConn::Datagram { .. } => None,
+        }
+    }
+
+    fn write_all(&mut self, out: &[u8]) -> std::io::Result<()> {
+        match self {
+            PubConn::Stream(s) => s.write_all(out),
+            PubConn::Datagram { socket, frame } => {
+                for d in out.chunks((*frame).max(1)) {
+                    // A full send buffer: wait for room, as a blocking send would.
+                    loop {
+                        match socket.send(d) {
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                                std::thread::sleep(Duration::from_micros(20));
+                            }
+                            r => {
+                                r?;
+                                break;
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 pub(crate) struct PubCtx<T, A> {
-    pub stream: TcpStream,
+    pub stream: PubConn,
     /// Whether the target acknowledges each message (read by `acks`).
     pub acked: bool,
     /// The target's bound on unacknowledged messages, when it states one.
@@ -186,7 +246,7 @@ pub(crate) fn packet_id(seq: u64) -> u16 {
 }
 
 /// Writes `out` whole; a write that waited on a full socket is charged to `blocked`.
-fn write_out(stream: &Mutex<TcpStream>, out: &[u8]) -> Result<Duration, String> {
+fn write_out(stream: &Mutex<PubConn>, out: &[u8]) -> Result<Duration, String> {
     let t = Instant::now();
     lock(stream)
         .write_all(out)
@@ -206,11 +266,7 @@ pub(crate) fn publisher<T: Template, A: AckReader>(c: PubCtx<T, A>) {
         },
         inflight: AtomicU64::new(0),
     });
-    let reader_stream = if acked {
-        c.stream.try_clone().ok()
-    } else {
-        None
-    };
+    let reader_stream = if acked { c.stream.try_clone() } else { None };
     let stream = Arc::new(Mutex::new(c.stream));
     let reader_stop = Arc::new(AtomicBool::new(false));
     let acks = c.acks;
@@ -335,7 +391,7 @@ pub(crate) fn publisher<T: Template, A: AckReader>(c: PubCtx<T, A>) {
 
 struct AckCtx<A> {
     read: TcpStream,
-    write: Arc<Mutex<TcpStream>>,
+    write: Arc<Mutex<PubConn>>,
     acks: A,
     clock: Clock,
     measure: u64,

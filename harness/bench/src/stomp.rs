@@ -22,7 +22,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::header::{self, HEADER_LEN, Header};
-use crate::protocol::{AckReader, OpenedPublisher, Protocol, Receiver, Template};
+use crate::protocol::{AckReader, Conn, OpenedPublisher, Protocol, Receiver, Template};
 use crate::workload::{AckMode, DestinationKind, Topology, Workload};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -155,18 +155,18 @@ impl Protocol for Stomp {
         &self,
         addr: SocketAddr,
         s: u32,
-    ) -> Result<(TcpStream, StompReceiver), String> {
+    ) -> Result<(Conn, StompReceiver), String> {
         let stream = self.open(addr, &self.subscriptions(s)).await?;
-        Ok((stream, self.receiver()))
+        Ok((stream.into(), self.receiver()))
     }
 
     async fn open_responder(
         &self,
         addr: SocketAddr,
         r: u32,
-    ) -> Result<(TcpStream, StompReceiver), String> {
+    ) -> Result<(Conn, StompReceiver), String> {
         let stream = self.open(addr, &[self.publish_destination(r)]).await?;
-        Ok((stream, self.receiver()))
+        Ok((stream.into(), self.receiver()))
     }
 
     async fn open_publisher(
@@ -182,7 +182,7 @@ impl Protocol for Stomp {
                 ))
             })?;
         Ok(OpenedPublisher {
-            stream,
+            stream: stream.into(),
             in_flight: None,
             acks: StompReceipts,
         })

@@ -14,7 +14,7 @@ pub struct Workload {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    /// `mqtt`, `stomp` or `amqp091`; the engine's recording and scheduling do not
+    /// `mqtt`, `stomp`, `amqp091` or `coap`; the engine's recording and scheduling do not
     /// depend on it ([`crate::protocol`]).
     pub protocol: String,
     /// MQTT's `3.1.1` (the default) or `5.0`; STOMP speaks 1.2, AMQP 0-9-1.
@@ -56,6 +56,38 @@ pub struct Workload {
     /// How `rate: max` searches.
     #[serde(default)]
     pub search: Search,
+    /// CoAP's request: type, method, resource and retransmission parameters.
+    #[serde(default)]
+    pub coap: CoapRequest,
+}
+
+/// A CoAP workload's request and its RFC 7252 transmission parameters (section 4.8),
+/// with the RFC's defaults.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CoapRequest {
+    /// Confirmable requests (retransmitted until acknowledged) or non-confirmable ones.
+    pub confirmable: bool,
+    /// `get`, `put` or `post`; a PUT or POST carries the workload's payload.
+    pub method: String,
+    /// The resource, e.g. `/time`.
+    pub path: String,
+    pub ack_timeout: Dur,
+    pub ack_random_factor: f64,
+    pub max_retransmit: u32,
+}
+
+impl Default for CoapRequest {
+    fn default() -> CoapRequest {
+        CoapRequest {
+            confirmable: true,
+            method: "get".into(),
+            path: "/".into(),
+            ack_timeout: Dur(Duration::from_secs(2)),
+            ack_random_factor: 1.5,
+            max_retransmit: 4,
+        }
+    }
 }
 
 /// Who publishes to whom (`{kind: p2p, pairs: 4}`, `{kind: fan-out, subscribers: 8}`).
@@ -404,13 +436,14 @@ impl Workload {
     }
 
     /// The protocols workloads speak.
-    pub const PROTOCOLS: [&'static str; 3] = ["mqtt", "stomp", "amqp091"];
+    pub const PROTOCOLS: [&'static str; 4] = ["mqtt", "stomp", "amqp091", "coap"];
 
     /// The key of the target file's `serves` this workload connects to.
     pub fn endpoint(&self) -> &'static str {
         match self.protocol.as_str() {
             "stomp" => "stomp",
             "amqp091" => "amqp",
+            "coap" => "coap",
             _ => "mqtt",
         }
     }
@@ -421,6 +454,7 @@ impl Workload {
             ("mqtt", "") => "3.1.1",
             ("stomp", _) => "1.2",
             ("amqp091", _) => "0-9-1",
+            ("coap", _) => "RFC 7252",
             (_, v) => v,
         }
     }
@@ -506,8 +540,31 @@ impl Workload {
                     .into(),
             );
         }
+        let coap = self.protocol == "coap";
+        if coap {
+            let c = &self.coap;
+            if !matches!(self.topology, Topology::RequestResponse { .. }) {
+                return Err("coap workloads are request-response: the server answers".into());
+            }
+            if !matches!(c.method.as_str(), "get" | "put" | "post") {
+                return Err(format!("coap.method `{}`: use get, put or post", c.method));
+            }
+            if !c.path.starts_with('/') {
+                return Err(format!("coap.path `{}`: begins with /", c.path));
+            }
+            if c.ack_timeout.0.is_zero()
+                || c.ack_random_factor.is_nan()
+                || c.ack_random_factor < 1.0
+                || c.max_retransmit > 20
+            {
+                return Err(
+                    "coap: ack_timeout above 0, ack_random_factor at least 1, max_retransmit at most 20"
+                        .into(),
+                );
+            }
+        }
         let header = crate::header::HEADER_LEN as u32;
-        if self.payload_bytes < header {
+        if !coap && self.payload_bytes < header {
             return Err(format!(
                 "payload_bytes {}: at least {header}, the size of the benchmark header",
                 self.payload_bytes
@@ -595,7 +652,11 @@ impl Workload {
             topology: self.topology.name().into(),
             publishers: self.topology.publishers(),
             subscribers: self.topology.subscribers(),
-            responders: self.topology.responders(),
+            responders: if self.protocol == "coap" {
+                0
+            } else {
+                self.topology.responders()
+            },
             connect_rate: self.connect_rate,
             qos: self.qos,
             ack: (self.protocol != "mqtt").then(|| self.ack.stomp().into()),

@@ -219,6 +219,10 @@ pub struct MessageCounts {
     pub flows_with_duplicates: u64,
     #[serde(default)]
     pub flows_with_reordering: u64,
+    /// Messages the client sent again on its own timers (CoAP CON requests), for
+    /// protocols that retransmit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retransmissions: Option<u64>,
 }
 
 /// What the load generator itself used.

@@ -592,3 +592,87 @@ fn amqp091_work_queue_with_confirms_on_rabbitmq() {
     let skipped = r.targets[1].skipped.as_deref().unwrap_or_default();
     assert!(skipped.contains("does not serve amqp091"), "{skipped}");
 }
+
+fn coap_run(dir: &Path, coap: &str, extra: &str) -> hilt_core::bench::RateRun {
+    let p = dir.join("coap.yaml");
+    std::fs::write(
+        &p,
+        format!(
+            "name: coap\nprotocol: coap\ntopology: {{kind: request-response, pairs: 4}}\n\
+             coap: {coap}\npayload_bytes: 0\nrate: 200\nwarmup: 200ms\nduration: 1s\n{extra}"
+        ),
+    )
+    .unwrap();
+    let r = bench_on(dir, &p, &["libcoap"], &[]);
+    assert_eq!(r.workload.protocol, "coap");
+    assert_eq!(r.workload.responders, 0, "the server answers itself");
+    let t = &r.targets[0];
+    assert!(t.error.is_none(), "{:?}", t.error);
+    let run = t.runs[0].clone();
+    let json = std::fs::read_to_string(dir.join("run/bench.json")).unwrap();
+    assert!(
+        json.contains("\"client_bound\""),
+        "the client-bound flag is written"
+    );
+    run
+}
+
+/// CoAP CON requests to libcoap's /time, with the server frozen for longer than the
+/// ACK timeout: the requests it left unanswered are retransmitted (and counted), every
+/// one is answered in the end, and the corrected latency shows the freeze.
+#[test]
+fn coap_con_retransmits_across_a_frozen_server() {
+    if missing("coap-server-notls") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = coap_run(
+        dir.path(),
+        "{confirmable: true, method: get, path: /time, ack_timeout: 100ms, \
+         ack_random_factor: 1.5, max_retransmit: 4}",
+        "pause: {at: 300ms, for: 400ms}\n",
+    );
+    let c = &run.counts;
+    eprintln!(
+        "{c:?}\ncorrected {:?}\nraw {:?}",
+        run.latency_corrected, run.latency_raw
+    );
+    assert!(run.pause.is_some(), "the freeze happened");
+    assert_eq!(c.flows, 4);
+    assert_eq!((c.lost, c.foreign), (0, 0), "{c:?}");
+    assert!(
+        c.retransmissions.is_some_and(|n| n > 0),
+        "requests unanswered past the ACK timeout are retransmitted: {c:?}"
+    );
+    assert!(run.latency_corrected.count > 0 && run.latency_raw.count > 0);
+    assert!(
+        run.latency_corrected.max >= 300_000.0,
+        "corrected max {} µs shows the freeze",
+        run.latency_corrected.max
+    );
+    assert!(run.latency_raw.p50 > 0.0 && run.latency_raw.p50 <= run.latency_corrected.p50 * 1.01);
+}
+
+/// CoAP NON requests: nothing is retransmitted (no count is reported) and, on loopback
+/// at a low rate, no request is lost.
+#[test]
+fn coap_non_counts_loss_and_makes_no_retransmissions() {
+    if missing("coap-server-notls") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = coap_run(
+        dir.path(),
+        "{confirmable: false, method: get, path: /time}",
+        "",
+    );
+    let c = &run.counts;
+    assert_eq!(
+        c.retransmissions, None,
+        "NON requests are never retransmitted"
+    );
+    assert_eq!(c.expected, c.published, "{c:?}");
+    assert_eq!(c.lost + c.received - c.duplicates, c.expected, "{c:?}");
+    assert_eq!(c.lost, 0, "{c:?}");
+    assert!(run.latency_corrected.count > 0 && run.latency_raw.count > 0);
+}
