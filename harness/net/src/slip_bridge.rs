@@ -98,24 +98,7 @@ impl Bridge {
         host: HostSide,
         cfg: BridgeConfig,
     ) -> Self {
-        let (state_tx, state) = watch::channel(BridgeState::default());
-        let capture = Arc::new(Mutex::new(Vec::new()));
-        let stop = CancelFlag::default();
-        let task = tokio::spawn(run(
-            frames,
-            writer,
-            host,
-            cfg,
-            state_tx,
-            Arc::clone(&capture),
-            stop.clone(),
-        ));
-        Bridge {
-            state,
-            capture,
-            stop,
-            task,
-        }
+        Self::spawn(|state, capture, stop| run(frames, writer, host, cfg, state, capture, stop))
     }
 
     /// Relays `frames` (from the device) to `host` and back with no root in between,
@@ -127,18 +110,23 @@ impl Bridge {
         host: HostSide,
         mutator: Mutator,
     ) -> Self {
+        Self::spawn(|state, capture, stop| {
+            run_relay(frames, writer, host, mutator, state, capture, stop)
+        })
+    }
+
+    /// Runs the bridge `task` makes from the state, capture and stop flag it reports
+    /// through and obeys.
+    fn spawn<F>(
+        task: impl FnOnce(watch::Sender<BridgeState>, Arc<Mutex<Vec<Captured>>>, CancelFlag) -> F,
+    ) -> Self
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
         let (state_tx, state) = watch::channel(BridgeState::default());
         let capture = Arc::new(Mutex::new(Vec::new()));
         let stop = CancelFlag::default();
-        let task = tokio::spawn(run_relay(
-            frames,
-            writer,
-            host,
-            mutator,
-            state_tx,
-            Arc::clone(&capture),
-            stop.clone(),
-        ));
+        let task = tokio::spawn(task(state_tx, Arc::clone(&capture), stop.clone()));
         Bridge {
             state,
             capture,
